@@ -1,0 +1,15 @@
+/*
+ * Request handlers, one file per resource: api_results.c for results,
+ * api_health.c for health.  All share the route_handler signature.
+ */
+#ifndef LABGATE_API_H
+#define LABGATE_API_H
+
+#include "http.h"
+
+void api_results_post(struct http_req *rq, struct http_resp *rs);
+void api_results_list(struct http_req *rq, struct http_resp *rs);
+void api_results_get(struct http_req *rq, struct http_resp *rs);
+void api_health(struct http_req *rq, struct http_resp *rs);
+
+#endif

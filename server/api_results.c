@@ -1,0 +1,189 @@
+/*
+ * The results resource: POST stores one result on any of the three post
+ * routes (the router has already authenticated the caller and filled the
+ * identity), GET lists with filters and pagination, GET /ID reads one.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "route.h"
+#include "timefmt.h"
+
+void
+api_results_post(struct http_req *rq, struct http_resp *rs)
+{
+    struct result r;
+    struct err e = {0, ""};
+    int rc;
+
+    memset(&r, 0, sizeof r);
+    if (result_parse_body(&r, rq->body ? rq->body : "", rq->body_len,
+                          &rq->srv->result_limits, &e) != 0) {
+        http_error(rs, http_status_for(e.code), "%s", e.msg);
+        return;
+    }
+    r.received_ms = timefmt_now_ms();
+    r.route = strdup(rq->route->path);
+    r.auth = rq->auth;
+    /* Borrow the identity; it stays owned by rq for the access log. */
+    r.ident = rq->ident;
+    if (r.route == NULL || result_set_principal(&r) != 0) {
+        http_error(rs, 500, "out of memory");
+        goto out;
+    }
+    rc = store_insert(rq->srv->store, &r, &e);
+    if (rc != 0) {
+        http_error(rs, http_status_for(rc), "result not stored: %s", e.msg);
+        if (rc == ERR_BUSY)
+            http_header_add(rs, "Retry-After", "1");
+        goto out;
+    }
+    http_header_add(rs, "Location", "/lab/results/%lld", (long long)r.id);
+    http_json(rs, 201, result_to_json(&r));
+out:
+    memset(&r.ident, 0, sizeof r.ident);
+    result_free(&r);
+}
+
+static int
+api_parse_id(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (*end != '\0' || errno != 0 || v <= 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Apply one query parameter to f; on a bad one, answer 400 and return -1. */
+static int
+api_filter_param(struct store_filter *f, const char *name, char *value,
+                 struct http_resp *rs)
+{
+    for (int i = 0; i < STORE_BY_COUNT; i++) {
+        if (strcmp(name, store_filter_names[i]) == 0) {
+            f->eq[i] = value;
+            return 0;
+        }
+    }
+    if (strcmp(name, "auth") == 0) {
+        enum result_auth a;
+        if (result_auth_parse(value, &a) != 0)
+            goto bad_auth;
+        f->auth = (int)a;
+    } else if (strcmp(name, "status") == 0) {
+        enum result_status st;
+        if (result_status_parse(value, &st) != 0)
+            goto bad_status;
+        f->status = (int)st;
+    } else if (strcmp(name, "since") == 0 || strcmp(name, "until") == 0) {
+        int64_t ms;
+        if (timefmt_parse(value, &ms) != 0 || ms <= 0)
+            goto bad_time;
+        *(name[0] == 's' ? &f->since_ms : &f->until_ms) = ms;
+    } else if (strcmp(name, "before") == 0) {
+        if (api_parse_id(value, &f->before_id) != 0)
+            goto bad_id;
+    } else if (strcmp(name, "limit") == 0) {
+        int64_t n;
+        if (api_parse_id(value, &n) != 0 || n > STORE_LIST_MAX)
+            goto bad_limit;
+        f->limit = (int)n;
+    } else {
+        http_error(rs, 400, "%s: unknown query parameter", name);
+        return -1;
+    }
+    return 0;
+bad_auth:
+    http_error(rs, 400, "auth: must be none, jwt or iam");
+    return -1;
+bad_status:
+    http_error(rs, 400, "status: must be pass, fail, error or skip");
+    return -1;
+bad_time:
+    http_error(rs, 400, "%s: expected an ISO 8601 UTC time or epoch ms",
+               name);
+    return -1;
+bad_id:
+    http_error(rs, 400, "%s: expected a positive integer id", name);
+    return -1;
+bad_limit:
+    http_error(rs, 400, "limit: expected an integer from 1 to %d",
+               STORE_LIST_MAX);
+    return -1;
+}
+
+#define API_QUERY_MAX 32
+#define API_VALUE_MAX 1024
+
+void
+api_results_list(struct http_req *rq, struct http_resp *rs)
+{
+    char names[API_QUERY_MAX][64], values[API_QUERY_MAX][API_VALUE_MAX];
+    const char *cursor = rq->query;
+    struct store_filter f;
+    struct result *rows = NULL;
+    struct err e = {0, ""};
+    size_t n = 0;
+    int k = 0, rc;
+    json_t *o, *list;
+
+    store_filter_init(&f);
+    while ((rc = http_query_next(&cursor, names[k], sizeof names[k],
+                                 values[k], sizeof values[k])) != 0) {
+        if (rc < 0 || k + 1 >= API_QUERY_MAX) {
+            http_error(rs, 400, "query: badly encoded or too many "
+                                "parameters");
+            return;
+        }
+        if (api_filter_param(&f, names[k], values[k], rs) != 0)
+            return;
+        k++;
+    }
+    rc = store_list(rq->srv->store, &f, &rows, &n, &e);
+    if (rc != 0) {
+        http_error(rs, http_status_for(rc), "%s", e.msg);
+        return;
+    }
+    o = json_object();
+    list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, result_to_json(&rows[i]));
+    json_object_set_new(o, "results", list);
+    json_object_set_new(o, "next_before",
+                        n == (size_t)f.limit && n > 0
+                            ? json_integer(rows[n - 1].id)
+                            : json_null());
+    store_rows_free(rows, n);
+    http_json(rs, 200, o);
+}
+
+void
+api_results_get(struct http_req *rq, struct http_resp *rs)
+{
+    const char *arg = rq->path + strlen(rq->route->path);
+    struct result r;
+    struct err e = {0, ""};
+    int64_t id;
+    int rc;
+
+    if (api_parse_id(arg, &id) != 0) {
+        http_error(rs, 400, "id: expected a positive integer");
+        return;
+    }
+    rc = store_get(rq->srv->store, id, &r, &e);
+    if (rc != 0) {
+        http_error(rs, http_status_for(rc), "%s", e.msg);
+        return;
+    }
+    http_json(rs, 200, result_to_json(&r));
+    result_free(&r);
+}

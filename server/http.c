@@ -1,0 +1,400 @@
+/*
+ * CivetWeb glue.  All requests enter through the begin_request callback,
+ * so CivetWeb's own file serving never runs; the router decides every
+ * answer.  A response is assembled in memory and written with one
+ * mg_write, and tcp_nodelay is on, so a reply is one packet and keep-alive
+ * clients never wait on delayed ACKs.
+ */
+#include <civetweb.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+#include "route.h"
+#include "timefmt.h"
+
+static atomic_uint_fast64_t http_seq;
+static unsigned http_boot_id;
+
+const char *
+http_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    }
+    return "Unknown";
+}
+
+int
+http_status_for(int code)
+{
+    switch (code) {
+    case ERR_INVALID:
+        return 400;
+    case ERR_NOTFOUND:
+        return 404;
+    case ERR_TOOBIG:
+        return 413;
+    case ERR_BUSY:
+    case ERR_IO:
+        return 503;
+    case ERR_AUTH:
+        return 401;
+    case ERR_DENIED:
+        return 403;
+    case ERR_UNSUPPORTED:
+        return 501;
+    }
+    return 500;
+}
+
+const char *
+http_header(const struct http_req *rq, const char *name)
+{
+    return mg_get_header(rq->conn, name);
+}
+
+int
+http_read_body(struct http_req *rq, size_t max)
+{
+    long long declared = rq->ri->content_length;
+    struct buf b = BUF_INIT;
+    char chunk[16384];
+    int n;
+
+    if (declared > (long long)max)
+        return ERR_TOOBIG;
+    for (;;) {
+        n = mg_read(rq->conn, chunk, sizeof chunk);
+        if (n < 0) {
+            buf_free(&b);
+            return ERR_IO;
+        }
+        if (n == 0)
+            break;
+        if (b.len + (size_t)n > max) {
+            buf_free(&b);
+            return ERR_TOOBIG;
+        }
+        if (buf_append(&b, chunk, (size_t)n) != 0) {
+            buf_free(&b);
+            return ERR_NOMEM;
+        }
+    }
+    if (declared > 0 && b.len != (size_t)declared) {
+        buf_free(&b);
+        return ERR_IO;
+    }
+    rq->body_len = b.len;
+    rq->body = buf_steal(&b);
+    return rq->body ? 0 : ERR_NOMEM;
+}
+
+void
+http_json(struct http_resp *rs, int status, json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                     : NULL;
+
+    json_decref(obj);
+    buf_reset(&rs->body);
+    rs->content_type = "application/json";
+    if (text == NULL) {
+        rs->status = 500;
+        buf_puts(&rs->body, "{\"message\":\"Internal server error\"}");
+        return;
+    }
+    rs->status = status;
+    buf_puts(&rs->body, text);
+    free(text);
+}
+
+void
+http_error(struct http_resp *rs, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    json_t *o;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    o = json_object();
+    json_object_set_new(o, "message", json_string(msg));
+    http_json(rs, status, o);
+}
+
+void
+http_header_add(struct http_resp *rs, const char *name, const char *fmt, ...)
+{
+    char value[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    /* A header value never carries a line break from anywhere. */
+    for (char *p = value; *p != '\0'; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    buf_printf(&rs->headers, "%s: %s\r\n", name, value);
+}
+
+static int
+http_hex(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Percent-decode [s, s+n) into out (size on); '+' is a space. */
+static int
+http_unescape(const char *s, size_t n, char *out, size_t on)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= n)
+                return -1;
+            hi = http_hex((unsigned char)s[i + 1]);
+            lo = hi < 0 ? -1 : http_hex((unsigned char)s[i + 2]);
+            if (lo < 0)
+                return -1;
+            c = hi * 16 + lo;
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        if (c == 0 || o + 1 >= on)
+            return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int
+http_query_next(const char **cursor, char *name, size_t nn, char *value,
+                size_t vn)
+{
+    const char *p = *cursor, *amp, *eq;
+
+    while (p != NULL && *p == '&')
+        p++;
+    if (p == NULL || *p == '\0')
+        return 0;
+    amp = strchr(p, '&');
+    if (amp == NULL)
+        amp = p + strlen(p);
+    eq = memchr(p, '=', (size_t)(amp - p));
+    *cursor = amp;
+    if (eq == NULL) {
+        if (http_unescape(p, (size_t)(amp - p), name, nn) != 0)
+            return -1;
+        value[0] = '\0';
+        return 1;
+    }
+    if (http_unescape(p, (size_t)(eq - p), name, nn) != 0 ||
+        http_unescape(eq + 1, (size_t)(amp - eq - 1), value, vn) != 0)
+        return -1;
+    return 1;
+}
+
+static void
+http_send(struct http_req *rq, struct http_resp *rs)
+{
+    struct buf out = BUF_INIT;
+
+    buf_printf(&out, "HTTP/1.1 %d %s\r\n", rs->status,
+               http_reason(rs->status));
+    if (rs->content_type != NULL)
+        buf_printf(&out, "Content-Type: %s\r\n", rs->content_type);
+    buf_printf(&out, "Content-Length: %zu\r\nX-Request-Id: %s\r\n",
+               rs->body.len, rq->id);
+    buf_puts(&out, "Cache-Control: no-store\r\n");
+    if (rs->headers.len > 0)
+        buf_append(&out, rs->headers.data, rs->headers.len);
+    buf_puts(&out, "\r\n");
+    if (rs->body.len > 0 && strcmp(rq->method, "HEAD") != 0)
+        buf_append(&out, rs->body.data, rs->body.len);
+    if (out.data != NULL)
+        mg_write(rq->conn, out.data, out.len);
+    buf_free(&out);
+}
+
+static void
+http_access_log(const struct http_req *rq, const struct http_resp *rs)
+{
+    char path[LOG_QUOTE_MAX], who[LOG_QUOTE_MAX];
+    const char *principal = NULL;
+    double ms = (double)(timefmt_mono_ns() - rq->start_ns) / 1e6;
+
+    if (rq->auth == RESULT_AUTH_IAM)
+        principal = rq->ident.principal_arn;
+    else if (rq->auth == RESULT_AUTH_JWT)
+        principal = rq->ident.subject;
+    log_event(rs->status >= 500 ? LOG_WARN : LOG_INFO, "http", "request",
+              "id=%s method=%s path=%s status=%d auth=%s principal=%s "
+              "client=%s ms=%.3f bytes=%zu",
+              rq->id, rq->method, log_quote(rq->path, path, sizeof path),
+              rs->status, result_auth_name(rq->auth),
+              log_quote(principal, who, sizeof who), rq->client, ms,
+              rs->body.len);
+}
+
+static void
+http_req_free(struct http_req *rq)
+{
+    struct result r = {0};
+
+    free(rq->body);
+    r.ident = rq->ident;
+    result_free(&r);
+}
+
+static int
+http_begin_request(struct mg_connection *conn)
+{
+    struct http_resp rs = {0, BUF_INIT, BUF_INIT, NULL};
+    struct http_req rq;
+    uint_fast64_t seq = atomic_fetch_add(&http_seq, 1) + 1;
+
+    memset(&rq, 0, sizeof rq);
+    rq.conn = conn;
+    rq.ri = mg_get_request_info(conn);
+    rq.srv = rq.ri->user_data;
+    rq.start_ns = timefmt_mono_ns();
+    rq.method = rq.ri->request_method;
+    rq.path = rq.ri->local_uri_raw ? rq.ri->local_uri_raw
+                                   : rq.ri->request_uri;
+    rq.query = rq.ri->query_string;
+    snprintf(rq.id, sizeof rq.id, "%08x%08llx", http_boot_id,
+             (unsigned long long)seq);
+    snprintf(rq.peer, sizeof rq.peer, "%s", rq.ri->remote_addr);
+    snprintf(rq.client, sizeof rq.client, "%s", rq.ri->remote_addr);
+    rq.auth = RESULT_AUTH_NONE;
+    route_dispatch(&rq, &rs);
+    http_send(&rq, &rs);
+    http_access_log(&rq, &rs);
+    buf_free(&rs.headers);
+    buf_free(&rs.body);
+    http_req_free(&rq);
+    return rs.status;
+}
+
+static int
+http_log_message(const struct mg_connection *conn, const char *message)
+{
+    char msg[LOG_QUOTE_MAX];
+
+    log_event(LOG_WARN, "http", "civetweb", "msg=%s",
+              log_quote(message, msg, sizeof msg));
+    return 1;
+}
+
+static unsigned
+http_random_id(void)
+{
+    unsigned v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+
+    if (f != NULL) {
+        if (fread(&v, sizeof v, 1, f) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v ^ (unsigned)getpid() ^ (unsigned)timefmt_now_ms();
+}
+
+int
+http_start(struct server *srv, struct err *err)
+{
+    const struct config_limits *lim = &srv->cfg->limits;
+    char threads[16], req_to[16], ka_to[16], host[64];
+    struct mg_callbacks cb;
+    struct mg_server_port ports[4];
+    int port, n;
+
+    if (config_listen_split(srv->cfg->listen, host, sizeof host, &port) != 0)
+        return err_set(err, ERR_INVALID, "listen: bad address");
+    snprintf(threads, sizeof threads, "%d", lim->threads);
+    snprintf(req_to, sizeof req_to, "%d", lim->request_timeout_ms);
+    snprintf(ka_to, sizeof ka_to, "%d", lim->keep_alive_timeout_ms);
+    const char *options[] = {"listening_ports", srv->cfg->listen,
+                             "num_threads", threads,
+                             "request_timeout_ms", req_to,
+                             "keep_alive_timeout_ms", ka_to,
+                             "enable_keep_alive", "yes",
+                             "tcp_nodelay", "1",
+                             "decode_url", "no",
+                             NULL};
+    memset(&cb, 0, sizeof cb);
+    cb.begin_request = http_begin_request;
+    cb.log_message = http_log_message;
+    http_boot_id = http_random_id();
+    mg_init_library(0);
+    srv->mg = mg_start(&cb, srv, options);
+    if (srv->mg == NULL)
+        return err_set(err, ERR_IO, "cannot listen on %s (address in use "
+                       "or not available)", srv->cfg->listen);
+    n = mg_get_server_ports(srv->mg, 4, ports);
+    srv->port = n > 0 ? ports[0].port : port;
+    srv->loopback = strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+    return 0;
+}
+
+void
+http_stop(struct server *srv)
+{
+    if (srv->mg != NULL)
+        mg_stop(srv->mg);
+    srv->mg = NULL;
+    mg_exit_library();
+}

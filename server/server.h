@@ -1,0 +1,27 @@
+/*
+ * The running server's shared state: configuration, store and the
+ * CivetWeb context.  One instance lives for the life of the process and
+ * every request handler reaches it through its struct http_req.
+ */
+#ifndef LABGATE_SERVER_H
+#define LABGATE_SERVER_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "result.h"
+#include "store.h"
+
+struct mg_context;
+
+struct server {
+    const struct config *cfg;
+    struct store *store;
+    struct mg_context *mg;
+    struct result_limits result_limits;
+    int port;             /* the port actually listened on */
+    int loopback;         /* listening on a loopback address only */
+    int64_t started_ms;
+};
+
+#endif

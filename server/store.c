@@ -1,0 +1,693 @@
+/*
+ * SQLite storage with group commit.
+ *
+ * One writer connection belongs to the writer thread.  store_insert puts
+ * a pending entry (on the caller's stack) on a FIFO queue and sleeps on
+ * the entry's own condition variable; the writer takes up to batch_max
+ * entries, inserts them in one BEGIN IMMEDIATE ... COMMIT, and wakes each
+ * entry with its outcome.  With synchronous=FULL the COMMIT is the fsync,
+ * so concurrent posts share it instead of paying one each.
+ *
+ * A failed statement fails only its own row; a failed BEGIN or COMMIT
+ * rolls the whole batch back and fails every row in it, so a caller never
+ * sees success for a row that is not on disk.  The next batch simply
+ * tries again, which is how the store recovers from a full disk or a lock
+ * held by another process once the fault clears.
+ *
+ * Readers borrow a read-only connection from a fixed pool.
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "store.h"
+#include "store_migrations.h"
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_READERS_MAX 32
+
+struct store_pending {
+    struct result *r;
+    int rc;
+    char msg[ERR_MSG_MAX];
+    int done;
+    pthread_cond_t cond;
+    struct store_pending *next;
+};
+
+struct store {
+    char *path;
+    int batch_max;
+    int queue_max;
+
+    pthread_mutex_t lock;
+    pthread_cond_t work; /* signalled when the queue gains an entry */
+    struct store_pending *head, *tail;
+    int queued;
+    int stopping;
+    pthread_t writer;
+    int writer_started;
+    sqlite3 *wdb;
+    sqlite3_stmt *insert;
+
+    pthread_mutex_t rlock;
+    pthread_cond_t rfree;
+    sqlite3 *readers[STORE_READERS_MAX];
+    int nreaders;
+    int ravail; /* bit i set: readers[i] is free */
+};
+
+const char *const store_filter_names[STORE_BY_COUNT] = {
+    "suite",   "principal",     "repository",    "owner",      "subject",
+    "issuer",  "principal_arn", "access_key_id", "source_addr"};
+
+/* The column behind each filter; the identity columns share their names. */
+static const char *const store_filter_columns[STORE_BY_COUNT] = {
+    "suite",   "principal",     "repository",    "owner",      "subject",
+    "issuer",  "principal_arn", "access_key_id", "source_addr"};
+
+static int
+store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err)
+{
+    int code = ERR_IO;
+
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        code = ERR_BUSY;
+    else if (rc == SQLITE_CONSTRAINT)
+        code = ERR_INVALID;
+    return err_set(err, code, "%s: %s", what,
+                   db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+static int
+store_exec(sqlite3 *db, const char *sql, struct err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+
+    if (rc != SQLITE_OK) {
+        err_set(err, rc == SQLITE_BUSY ? ERR_BUSY : ERR_IO, "%s",
+                msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return err ? err->code : ERR_IO;
+    }
+    return 0;
+}
+
+static int
+store_connect(const char *path, int flags, sqlite3 **out, struct err *err)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc != SQLITE_OK) {
+        store_sqlite_err(db, rc, "open database", err);
+        sqlite3_close(db);
+        return ERR_IO;
+    }
+    sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(db, 0);
+    *out = db;
+    return 0;
+}
+
+static int
+store_user_version(sqlite3 *db, int *version, struct err *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+
+    if (rc != SQLITE_OK)
+        return store_sqlite_err(db, rc, "read schema version", err);
+    rc = sqlite3_step(st);
+    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return store_sqlite_err(db, rc, "read schema version", err);
+    return 0;
+}
+
+static int
+store_migrate(sqlite3 *db, const char *path, struct err *err)
+{
+    char sql[64];
+    int version;
+
+    if (store_user_version(db, &version, err) != 0)
+        return err->code;
+    if (version > store_migration_count)
+        return err_set(err, ERR_VERSION,
+                       "%.100s has schema version %d but this labgate knows "
+                       "only up to %d: use a newer labgate-server",
+                       path, version, store_migration_count);
+    for (int i = version; i < store_migration_count; i++) {
+        const struct store_migration *m = &store_migrations[i];
+        if (store_exec(db, "BEGIN IMMEDIATE", err) != 0)
+            return err->code;
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", m->version);
+        if (store_exec(db, m->sql, err) != 0 ||
+            store_exec(db, sql, err) != 0 ||
+            store_exec(db, "COMMIT", err) != 0) {
+            int code = err->code;
+            char why[ERR_MSG_MAX];
+            snprintf(why, sizeof why, "%s", err->msg);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return err_set(err, code, "migration %s: %s", m->name, why);
+        }
+        log_event(LOG_INFO, "store", "migrated", "version=%d name=%s",
+                  m->version, m->name);
+    }
+    return 0;
+}
+
+static int
+store_prepare_insert(struct store *s, struct err *err)
+{
+    struct buf sql = BUF_INIT;
+    int rc;
+
+    buf_puts(&sql, "INSERT INTO results (received_ms, route, auth, suite, "
+                   "status, payload, principal");
+    for (size_t i = 0; i < result_ident_field_count; i++)
+        buf_printf(&sql, ", %s", result_ident_fields[i].name);
+    buf_puts(&sql, ") VALUES (?, ?, ?, ?, ?, ?, ?");
+    for (size_t i = 0; i < result_ident_field_count; i++)
+        buf_puts(&sql, ", ?");
+    buf_puts(&sql, ")");
+    if (sql.data == NULL)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    rc = sqlite3_prepare_v3(s->wdb, sql.data, -1, SQLITE_PREPARE_PERSISTENT,
+                            &s->insert, NULL);
+    buf_free(&sql);
+    if (rc != SQLITE_OK)
+        return store_sqlite_err(s->wdb, rc, "prepare insert", err);
+    return 0;
+}
+
+static void
+store_bind_text(sqlite3_stmt *st, int col, const char *v)
+{
+    if (v == NULL)
+        sqlite3_bind_null(st, col);
+    else
+        sqlite3_bind_text(st, col, v, -1, SQLITE_STATIC);
+}
+
+/* Insert one row inside the open transaction. */
+static int
+store_insert_row(struct store *s, struct result *r, struct err *err)
+{
+    sqlite3_stmt *st = s->insert;
+    int col = 1, rc;
+
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_bind_int64(st, col++, r->received_ms);
+    store_bind_text(st, col++, r->route);
+    store_bind_text(st, col++, result_auth_name(r->auth));
+    store_bind_text(st, col++, r->suite);
+    store_bind_text(st, col++, result_status_name(r->status));
+    store_bind_text(st, col++, r->payload);
+    store_bind_text(st, col++, r->principal);
+    for (size_t i = 0; i < result_ident_field_count; i++)
+        store_bind_text(st, col++,
+                        *result_ident_slot(&r->ident,
+                                           &result_ident_fields[i]));
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_sqlite_err(s->wdb, rc, "insert result", err);
+    r->id = sqlite3_last_insert_rowid(s->wdb);
+    return 0;
+}
+
+/*
+ * Commit the entries in batch (pointers taken off the queue) in one
+ * transaction, leaving each entry's outcome in it.
+ */
+static void
+store_write_batch(struct store *s, struct store_pending **batch, int n)
+{
+    struct err e = {0, ""};
+    char why[LOG_QUOTE_MAX];
+    int ok = 0;
+
+    if (store_exec(s->wdb, "BEGIN IMMEDIATE", &e) != 0)
+        goto fail;
+    for (int i = 0; i < n; i++) {
+        struct err row = {0, ""};
+        batch[i]->r->id = 0;
+        batch[i]->rc = store_insert_row(s, batch[i]->r, &row);
+        if (batch[i]->rc == 0) {
+            ok++;
+            continue;
+        }
+        /* A constraint fails one row; anything else spoils the batch. */
+        if (row.code != ERR_INVALID) {
+            e = row;
+            goto rollback;
+        }
+        snprintf(batch[i]->msg, sizeof batch[i]->msg, "%s", row.msg);
+    }
+    if (store_exec(s->wdb, "COMMIT", &e) != 0)
+        goto rollback;
+    log_event(LOG_DEBUG, "store", "commit", "rows=%d batch=%d", ok, n);
+    return;
+rollback:
+    sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+fail:
+    log_event(LOG_ERROR, "store", "commit_failed", "rows=%d err=%s reason=%s",
+              n, err_name(e.code), log_quote(e.msg, why, sizeof why));
+    for (int i = 0; i < n; i++) {
+        batch[i]->rc = e.code ? e.code : ERR_IO;
+        snprintf(batch[i]->msg, sizeof batch[i]->msg, "%s", e.msg);
+        batch[i]->r->id = 0;
+    }
+}
+
+static void *
+store_writer_main(void *arg)
+{
+    struct store *s = arg;
+    struct store_pending **batch;
+    int n;
+
+    batch = calloc((size_t)s->batch_max, sizeof *batch);
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (s->head == NULL && !s->stopping)
+            pthread_cond_wait(&s->work, &s->lock);
+        if (s->head == NULL && s->stopping)
+            break;
+        for (n = 0; s->head != NULL && n < s->batch_max; n++) {
+            batch[n] = s->head;
+            s->head = s->head->next;
+            s->queued--;
+        }
+        if (s->head == NULL)
+            s->tail = NULL;
+        pthread_mutex_unlock(&s->lock);
+        store_write_batch(s, batch, n);
+        pthread_mutex_lock(&s->lock);
+        for (int i = 0; i < n; i++) {
+            batch[i]->done = 1;
+            pthread_cond_signal(&batch[i]->cond);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(batch);
+    return NULL;
+}
+
+int
+store_insert(struct store *s, struct result *r, struct err *err)
+{
+    struct store_pending p;
+    int rc;
+
+    memset(&p, 0, sizeof p);
+    p.r = r;
+    pthread_cond_init(&p.cond, NULL);
+    pthread_mutex_lock(&s->lock);
+    if (s->stopping || s->queued >= s->queue_max) {
+        int stopping = s->stopping;
+        pthread_mutex_unlock(&s->lock);
+        pthread_cond_destroy(&p.cond);
+        return err_set(err, ERR_BUSY, "%s",
+                       stopping ? "the server is shutting down"
+                                : "too many results waiting to be stored");
+    }
+    if (s->tail != NULL)
+        s->tail->next = &p;
+    else
+        s->head = &p;
+    s->tail = &p;
+    s->queued++;
+    pthread_cond_signal(&s->work);
+    while (!p.done)
+        pthread_cond_wait(&p.cond, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    pthread_cond_destroy(&p.cond);
+    rc = p.rc;
+    if (rc != 0)
+        err_set(err, rc, "%s", p.msg);
+    return rc;
+}
+
+static sqlite3 *
+store_reader_get(struct store *s)
+{
+    int i;
+
+    pthread_mutex_lock(&s->rlock);
+    while (s->ravail == 0)
+        pthread_cond_wait(&s->rfree, &s->rlock);
+    i = __builtin_ctz((unsigned)s->ravail);
+    s->ravail &= ~(1 << i);
+    pthread_mutex_unlock(&s->rlock);
+    return s->readers[i];
+}
+
+static void
+store_reader_put(struct store *s, sqlite3 *db)
+{
+    pthread_mutex_lock(&s->rlock);
+    for (int i = 0; i < s->nreaders; i++)
+        if (s->readers[i] == db)
+            s->ravail |= 1 << i;
+    pthread_cond_signal(&s->rfree);
+    pthread_mutex_unlock(&s->rlock);
+}
+
+#define STORE_SELECT                                                          \
+    "SELECT id, received_ms, route, auth, suite, status, payload, principal"
+
+static int
+store_select_sql(struct buf *sql)
+{
+    buf_puts(sql, STORE_SELECT);
+    for (size_t i = 0; i < result_ident_field_count; i++)
+        buf_printf(sql, ", %s", result_ident_fields[i].name);
+    buf_puts(sql, " FROM results");
+    return sql->data ? 0 : ERR_NOMEM;
+}
+
+static char *
+store_column_dup(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static int
+store_read_row(sqlite3_stmt *st, struct result *r)
+{
+    int col = 0;
+
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, col++);
+    r->received_ms = sqlite3_column_int64(st, col++);
+    r->route = store_column_dup(st, col++);
+    if (result_auth_parse((const char *)sqlite3_column_text(st, col++),
+                          &r->auth) != 0)
+        r->auth = RESULT_AUTH_NONE;
+    r->suite = store_column_dup(st, col++);
+    if (result_status_parse((const char *)sqlite3_column_text(st, col++),
+                            &r->status) != 0)
+        r->status = RESULT_ERROR;
+    r->payload = store_column_dup(st, col++);
+    r->principal = store_column_dup(st, col++);
+    for (size_t i = 0; i < result_ident_field_count; i++)
+        *result_ident_slot(&r->ident, &result_ident_fields[i]) =
+            store_column_dup(st, col++);
+    return r->suite && r->route && r->payload ? 0 : ERR_NOMEM;
+}
+
+int
+store_get(struct store *s, int64_t id, struct result *out, struct err *err)
+{
+    struct buf sql = BUF_INIT;
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (store_select_sql(&sql) != 0 || buf_puts(&sql, " WHERE id = ?") != 0) {
+        buf_free(&sql);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    db = store_reader_get(s);
+    rc = sqlite3_prepare_v2(db, sql.data, -1, &st, NULL);
+    buf_free(&sql);
+    if (rc != SQLITE_OK) {
+        rc = store_sqlite_err(db, rc, "read result", err);
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rc = store_read_row(st, out);
+        if (rc != 0) {
+            result_free(out);
+            err_set(err, rc, "out of memory");
+        }
+    } else if (rc == SQLITE_DONE) {
+        rc = err_set(err, ERR_NOTFOUND, "result %lld not found",
+                     (long long)id);
+    } else {
+        rc = store_sqlite_err(db, rc, "read result", err);
+    }
+out:
+    sqlite3_finalize(st);
+    store_reader_put(s, db);
+    return rc;
+}
+
+void
+store_filter_init(struct store_filter *f)
+{
+    memset(f, 0, sizeof *f);
+    f->auth = -1;
+    f->status = -1;
+    f->limit = 50;
+}
+
+static void
+store_where(struct buf *sql, const struct store_filter *f)
+{
+    const char *sep = " WHERE ";
+
+    for (int i = 0; i < STORE_BY_COUNT; i++) {
+        if (f->eq[i] == NULL)
+            continue;
+        buf_printf(sql, "%s%s = ?", sep, store_filter_columns[i]);
+        sep = " AND ";
+    }
+    if (f->auth >= 0) {
+        buf_printf(sql, "%sauth = ?", sep);
+        sep = " AND ";
+    }
+    if (f->status >= 0) {
+        buf_printf(sql, "%sstatus = ?", sep);
+        sep = " AND ";
+    }
+    if (f->since_ms > 0) {
+        buf_printf(sql, "%sreceived_ms >= ?", sep);
+        sep = " AND ";
+    }
+    if (f->until_ms > 0) {
+        buf_printf(sql, "%sreceived_ms < ?", sep);
+        sep = " AND ";
+    }
+    if (f->before_id > 0) {
+        buf_printf(sql, "%sid < ?", sep);
+        sep = " AND ";
+    }
+    if (f->after_id > 0)
+        buf_printf(sql, "%sid > ?", sep);
+    buf_printf(sql, " ORDER BY id %s LIMIT ?",
+               f->after_id > 0 ? "ASC" : "DESC");
+}
+
+static void
+store_bind_filter(sqlite3_stmt *st, const struct store_filter *f)
+{
+    int col = 1;
+
+    for (int i = 0; i < STORE_BY_COUNT; i++)
+        if (f->eq[i] != NULL)
+            store_bind_text(st, col++, f->eq[i]);
+    if (f->auth >= 0)
+        store_bind_text(st, col++, result_auth_name(f->auth));
+    if (f->status >= 0)
+        store_bind_text(st, col++, result_status_name(f->status));
+    if (f->since_ms > 0)
+        sqlite3_bind_int64(st, col++, f->since_ms);
+    if (f->until_ms > 0)
+        sqlite3_bind_int64(st, col++, f->until_ms);
+    if (f->before_id > 0)
+        sqlite3_bind_int64(st, col++, f->before_id);
+    if (f->after_id > 0)
+        sqlite3_bind_int64(st, col++, f->after_id);
+    sqlite3_bind_int(st, col, f->limit);
+}
+
+void
+store_rows_free(struct result *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        result_free(&rows[i]);
+    free(rows);
+}
+
+int
+store_list(struct store *s, const struct store_filter *f,
+           struct result **rows, size_t *n, struct err *err)
+{
+    struct buf sql = BUF_INIT;
+    struct result *out;
+    sqlite3_stmt *st = NULL;
+    sqlite3 *db;
+    size_t count = 0;
+    int rc, limit = f->limit;
+
+    if (limit < 1 || limit > STORE_LIST_MAX)
+        return err_set(err, ERR_INVALID, "limit: must be from 1 to %d",
+                       STORE_LIST_MAX);
+    out = calloc((size_t)limit, sizeof *out);
+    if (out == NULL || store_select_sql(&sql) != 0) {
+        free(out);
+        buf_free(&sql);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    store_where(&sql, f);
+    db = store_reader_get(s);
+    rc = sqlite3_prepare_v2(db, sql.data, -1, &st, NULL);
+    buf_free(&sql);
+    if (rc != SQLITE_OK) {
+        rc = store_sqlite_err(db, rc, "list results", err);
+        goto out;
+    }
+    store_bind_filter(st, f);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < (size_t)limit) {
+        if (store_read_row(st, &out[count++]) != 0) {
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        rc = store_sqlite_err(db, rc, "list results", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    store_reader_put(s, db);
+    if (rc != 0) {
+        store_rows_free(out, count);
+        return rc;
+    }
+    *rows = out;
+    *n = count;
+    return 0;
+}
+
+int
+store_ping(struct store *s, struct err *err)
+{
+    sqlite3 *db = store_reader_get(s);
+    int rc = store_exec(db, "SELECT count(*) FROM suite_status", err);
+
+    store_reader_put(s, db);
+    return rc;
+}
+
+static int
+store_open_readers(struct store *s, int n, struct err *err)
+{
+    if (n < 1)
+        n = 1;
+    if (n > STORE_READERS_MAX)
+        n = STORE_READERS_MAX;
+    for (int i = 0; i < n; i++) {
+        if (store_connect(s->path, SQLITE_OPEN_READONLY, &s->readers[i],
+                          err) != 0)
+            return ERR_IO;
+        s->nreaders++;
+        s->ravail |= 1 << i;
+    }
+    return 0;
+}
+
+static int
+store_open_writer(struct store *s, struct err *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (store_connect(s->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      &s->wdb, err) != 0)
+        return ERR_IO;
+    /* journal_mode answers with the mode it ended up in. */
+    rc = sqlite3_prepare_v2(s->wdb, "PRAGMA journal_mode = WAL", -1, &st,
+                            NULL);
+    if (rc != SQLITE_OK)
+        return store_sqlite_err(s->wdb, rc, "open database", err);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW ||
+        strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+        sqlite3_finalize(st);
+        return err_set(err, ERR_IO, "%.100s: cannot switch to WAL mode: %s",
+                       s->path, sqlite3_errmsg(s->wdb));
+    }
+    sqlite3_finalize(st);
+    if (store_exec(s->wdb, "PRAGMA synchronous = FULL", err) != 0 ||
+        store_exec(s->wdb, "PRAGMA foreign_keys = ON", err) != 0)
+        return err->code;
+    if (store_migrate(s->wdb, s->path, err) != 0)
+        return err->code;
+    return store_prepare_insert(s, err);
+}
+
+int
+store_open(struct store **out, const struct store_options *opt,
+           struct err *err)
+{
+    struct store *s = calloc(1, sizeof *s);
+    struct err local;
+
+    if (err == NULL)
+        err = &local;
+    if (s == NULL || (s->path = strdup(opt->path)) == NULL) {
+        free(s);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    s->batch_max = opt->batch_max > 0 ? opt->batch_max : 256;
+    s->queue_max = opt->queue_max > 0 ? opt->queue_max : 8192;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_mutex_init(&s->rlock, NULL);
+    pthread_cond_init(&s->rfree, NULL);
+    if (store_open_writer(s, err) != 0 ||
+        store_open_readers(s, opt->readers, err) != 0)
+        goto fail;
+    if (pthread_create(&s->writer, NULL, store_writer_main, s) != 0) {
+        err_set(err, ERR_INTERNAL, "cannot start the writer thread");
+        goto fail;
+    }
+    s->writer_started = 1;
+    log_event(LOG_INFO, "store", "open", "schema=%d readers=%d",
+              store_migration_count, s->nreaders);
+    *out = s;
+    return 0;
+fail:
+    store_close(s);
+    return err->code ? err->code : ERR_IO;
+}
+
+void
+store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->lock);
+    if (s->writer_started)
+        pthread_join(s->writer, NULL);
+    sqlite3_finalize(s->insert);
+    for (int i = 0; i < s->nreaders; i++)
+        sqlite3_close(s->readers[i]);
+    if (s->wdb != NULL && sqlite3_close(s->wdb) != SQLITE_OK)
+        log_event(LOG_WARN, "store", "close_failed", "err=busy");
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->work);
+    pthread_mutex_destroy(&s->rlock);
+    pthread_cond_destroy(&s->rfree);
+    free(s->path);
+    free(s);
+}

@@ -1,0 +1,106 @@
+/*
+ * The store: the only module that speaks SQL.  Everything the HTTP
+ * handlers persist or read goes through these functions, so that another
+ * engine could replace SQLite without touching them.
+ *
+ * Writes go to one writer thread that commits whatever is queued in one
+ * transaction (group commit) with synchronous=FULL, then wakes each
+ * waiting caller: store_insert returns only once its row is durable.
+ * Reads use a small pool of read-only connections (WAL lets them run
+ * beside the writer).  All functions are thread-safe.
+ */
+#ifndef LABGATE_STORE_H
+#define LABGATE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "result.h"
+
+struct store;
+
+struct store_options {
+    const char *path; /* database file; created when missing */
+    int batch_max;    /* most rows per transaction */
+    int queue_max;    /* most rows waiting; more get ERR_BUSY */
+    int readers;      /* read connections in the pool */
+};
+
+/* Which identity columns a listing can filter on (exact match). */
+enum store_filter_field {
+    STORE_BY_SUITE,
+    STORE_BY_PRINCIPAL,
+    STORE_BY_REPOSITORY,
+    STORE_BY_OWNER,
+    STORE_BY_SUBJECT,
+    STORE_BY_ISSUER,
+    STORE_BY_PRINCIPAL_ARN,
+    STORE_BY_ACCESS_KEY_ID,
+    STORE_BY_SOURCE_ADDR,
+    STORE_BY_COUNT
+};
+
+struct store_filter {
+    const char *eq[STORE_BY_COUNT]; /* NULL: no condition on the field */
+    int auth;          /* enum result_auth, or -1 for any */
+    int status;        /* enum result_status, or -1 for any */
+    int64_t since_ms;  /* received at or after; 0 for no bound */
+    int64_t until_ms;  /* received before; 0 for no bound */
+    int64_t before_id; /* id below this; 0 for no bound */
+    int64_t after_id;  /* id above this (oldest first); 0 for none */
+    int limit;         /* 1 to STORE_LIST_MAX */
+};
+
+#define STORE_LIST_MAX 1000
+
+/* The URL query name of each filter field, indexed by the enum. */
+extern const char *const store_filter_names[STORE_BY_COUNT];
+
+/*
+ * Open (creating if needed) the database, apply pending migrations and
+ * start the writer.  Returns 0 and sets *out, or a negative code with the
+ * reason in err: ERR_VERSION for a database newer than this binary.
+ */
+int store_open(struct store **out, const struct store_options *opt,
+               struct err *err);
+
+/*
+ * Queue r for the writer and wait until it is committed.  On success sets
+ * r->id and returns 0.  Returns ERR_BUSY when the queue is full or the
+ * store is closing, ERR_IO when the commit failed (nothing of r is
+ * stored); err says why.  r stays owned by the caller.
+ */
+int store_insert(struct store *s, struct result *r, struct err *err);
+
+/*
+ * Read result id into out (which the caller later passes to result_free).
+ * Returns 0, ERR_NOTFOUND, or ERR_IO.
+ */
+int store_get(struct store *s, int64_t id, struct result *out,
+              struct err *err);
+
+/*
+ * List results matching f, newest first (oldest first when after_id is
+ * set).  On success *rows is an array of *n results that the caller frees
+ * with store_rows_free.
+ */
+int store_list(struct store *s, const struct store_filter *f,
+               struct result **rows, size_t *n, struct err *err);
+
+/* Free an array returned by store_list. */
+void store_rows_free(struct result *rows, size_t n);
+
+/* Initialise f to "everything, newest first, 50 rows". */
+void store_filter_init(struct store_filter *f);
+
+/* Check the database answers a query. Returns 0 or ERR_IO. */
+int store_ping(struct store *s, struct err *err);
+
+/*
+ * Stop taking writes, commit what is queued, stop the writer and close
+ * every connection.  s may be NULL.
+ */
+void store_close(struct store *s);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * Durability: kill -9 the server in the middle of a burst of concurrent
+ * posts, restart it on the same database, and check that every result
+ * that was answered 201 is there, intact.
+ */
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tsupport.h"
+
+#define POSTERS 8
+#define MAX_ACKS 200000
+
+struct ack {
+    long long id;
+    char suite[32];
+    int status; /* index into statuses */
+};
+
+static const char *const statuses[] = {"pass", "fail", "error", "skip"};
+static struct tsrv srv;
+static struct ack *acks;
+static atomic_int nacks;
+static atomic_int stop;
+
+static size_t
+sink(char *p, size_t size, size_t nmemb, void *arg)
+{
+    struct tsupport_sink_buf {
+        char data[4096];
+        size_t len;
+    } *b = arg;
+    size_t n = size * nmemb;
+
+    if (b->len + n < sizeof b->data) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+    }
+    return n;
+}
+
+static void *
+poster(void *arg)
+{
+    int who = (int)(long)arg;
+    struct {
+        char data[4096];
+        size_t len;
+    } out;
+    struct curl_slist *hdr =
+        curl_slist_append(NULL, "Content-Type: application/json");
+    CURL *c = curl_easy_init();
+    char url[128], body[256], suite[32];
+    long code;
+
+    snprintf(url, sizeof url, "%s/lab/results", srv.base);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    for (int seq = 0; !atomic_load(&stop); seq++) {
+        int st = (who + seq) % 4;
+        snprintf(suite, sizeof suite, "p%d-%d", who, seq);
+        snprintf(body, sizeof body,
+                 "{\"suite\":\"%s\",\"status\":\"%s\",\"seq\":%d}", suite,
+                 statuses[st], seq);
+        out.len = 0;
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        if (curl_easy_perform(c) != CURLE_OK)
+            break; /* the server is gone */
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        if (code == 201) {
+            json_t *j = json_loads(out.data, 0, NULL);
+            int k = atomic_fetch_add(&nacks, 1);
+            if (k < MAX_ACKS && j != NULL) {
+                acks[k].id = json_integer_value(json_object_get(j, "id"));
+                snprintf(acks[k].suite, sizeof acks[k].suite, "%s", suite);
+                acks[k].status = st;
+            }
+            json_decref(j);
+        }
+    }
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+Test(durability, kill_9_mid_burst_loses_no_acknowledged_result,
+     .timeout = 120)
+{
+    pthread_t t[POSTERS];
+    struct tresp r;
+    int n, missing = 0;
+
+    acks = calloc(MAX_ACKS, sizeof *acks);
+    tsrv_init(&srv);
+    cr_assert_eq(tsrv_start(&srv, NULL), 0);
+    for (long i = 0; i < POSTERS; i++)
+        pthread_create(&t[i], NULL, poster, (void *)i);
+    while (atomic_load(&nacks) < 500)
+        usleep(1000);
+    tsrv_kill9(&srv);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < POSTERS; i++)
+        pthread_join(t[i], NULL);
+    n = atomic_load(&nacks);
+    if (n > MAX_ACKS)
+        n = MAX_ACKS;
+    cr_assert_geq(n, 500);
+
+    cr_assert_eq(tsrv_start(&srv, NULL), 0, "restart failed");
+    for (int i = 0; i < n; i++) {
+        char path[64];
+        json_t *j;
+        snprintf(path, sizeof path, "/lab/results/%lld", acks[i].id);
+        cr_assert_eq(thttp_get(&srv, path, &r), 0);
+        if (r.status != 200) {
+            missing++;
+            tresp_free(&r);
+            continue;
+        }
+        j = json_loads(r.body, 0, NULL);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "suite")),
+                         acks[i].suite);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "status")),
+                         statuses[acks[i].status]);
+        json_decref(j);
+        tresp_free(&r);
+    }
+    cr_assert_eq(missing, 0, "%d of %d acknowledged results are missing",
+                 missing, n);
+    cr_assert_eq(tsrv_stop(&srv), 0);
+    tsrv_cleanup(&srv);
+    free(acks);
+}

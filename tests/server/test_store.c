@@ -1,0 +1,311 @@
+/*
+ * The store against real SQLite files: inserts are durable and readable,
+ * listings filter and paginate, the aggregate follows every insert, group
+ * commit serves concurrent writers, and a database newer than the binary
+ * or locked by another process is reported, not damaged.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_migrations.h"
+#include "tsupport.h"
+
+static struct tsrv dir;
+static struct store *st;
+
+static void
+open_store(void)
+{
+    struct store_options o = {dir.db, 64, 1000, 2};
+    struct err e = {0, ""};
+
+    cr_assert_eq(store_open(&st, &o, &e), 0, "%s", e.msg);
+}
+
+static void
+setup(void)
+{
+    log_set_level(LOG_ERROR);
+    tsrv_init(&dir);
+    open_store();
+}
+
+static void
+teardown(void)
+{
+    store_close(st);
+    st = NULL;
+    tsrv_cleanup(&dir);
+}
+
+/* Insert one result; returns its id. */
+static int64_t
+put(const char *suite, enum result_status status, enum result_auth auth,
+    const char *principal)
+{
+    struct result r;
+    struct err e = {0, ""};
+    int64_t id;
+
+    memset(&r, 0, sizeof r);
+    r.received_ms = 1764781200000LL;
+    r.route = strdup("/lab/results");
+    r.suite = strdup(suite);
+    r.status = status;
+    r.auth = auth;
+    r.payload = strdup("{\"x\":1}");
+    r.ident.source_addr = strdup("127.0.0.1");
+    r.ident.request_id = strdup("req");
+    if (auth == RESULT_AUTH_IAM)
+        r.ident.principal_arn = strdup(principal);
+    else if (auth == RESULT_AUTH_JWT)
+        r.ident.subject = strdup(principal);
+    cr_assert_eq(result_set_principal(&r), 0);
+    cr_assert_eq(store_insert(st, &r, &e), 0, "%s", e.msg);
+    cr_assert_gt(r.id, 0);
+    id = r.id;
+    result_free(&r);
+    return id;
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+Test(store, insert_then_get_returns_every_field)
+{
+    struct result r;
+    struct err e = {0, ""};
+    int64_t id = put("unit", RESULT_FAIL, RESULT_AUTH_IAM,
+                     "arn:aws:iam::123:role/ci");
+
+    cr_assert_eq(store_get(st, id, &r, &e), 0, "%s", e.msg);
+    cr_assert_eq(r.id, id);
+    cr_assert_str_eq(r.suite, "unit");
+    cr_assert_eq(r.status, RESULT_FAIL);
+    cr_assert_eq(r.auth, RESULT_AUTH_IAM);
+    cr_assert_str_eq(r.route, "/lab/results");
+    cr_assert_str_eq(r.payload, "{\"x\":1}");
+    cr_assert_str_eq(r.principal, "arn:aws:iam::123:role/ci");
+    cr_assert_str_eq(r.ident.principal_arn, "arn:aws:iam::123:role/ci");
+    cr_assert_str_eq(r.ident.source_addr, "127.0.0.1");
+    cr_assert_null(r.ident.subject);
+    cr_assert_eq(r.received_ms, 1764781200000LL);
+    result_free(&r);
+}
+
+Test(store, get_of_unknown_id_is_not_found)
+{
+    struct result r;
+    struct err e = {0, ""};
+
+    cr_assert_eq(store_get(st, 777, &r, &e), ERR_NOTFOUND);
+    cr_assert_str_eq(e.msg, "result 777 not found");
+}
+
+Test(store, list_filters_and_paginates_newest_first)
+{
+    struct store_filter f;
+    struct result *rows;
+    struct err e = {0, ""};
+    size_t n;
+    int64_t ids[6];
+
+    ids[0] = put("a", RESULT_PASS, RESULT_AUTH_NONE, NULL);
+    ids[1] = put("b", RESULT_FAIL, RESULT_AUTH_JWT, "repo:o/r:ref:x");
+    ids[2] = put("a", RESULT_FAIL, RESULT_AUTH_NONE, NULL);
+    ids[3] = put("a", RESULT_PASS, RESULT_AUTH_IAM, "arn:r");
+    ids[4] = put("b", RESULT_SKIP, RESULT_AUTH_NONE, NULL);
+    ids[5] = put("a", RESULT_ERROR, RESULT_AUTH_NONE, NULL);
+
+    store_filter_init(&f);
+    f.eq[STORE_BY_SUITE] = "a";
+    f.limit = 2;
+    cr_assert_eq(store_list(st, &f, &rows, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(rows[0].id, ids[5]);
+    cr_assert_eq(rows[1].id, ids[3]);
+    f.before_id = rows[1].id;
+    store_rows_free(rows, n);
+    cr_assert_eq(store_list(st, &f, &rows, &n, &e), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(rows[0].id, ids[2]);
+    cr_assert_eq(rows[1].id, ids[0]);
+    store_rows_free(rows, n);
+
+    store_filter_init(&f);
+    f.status = RESULT_FAIL;
+    f.auth = RESULT_AUTH_JWT;
+    cr_assert_eq(store_list(st, &f, &rows, &n, &e), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(rows[0].id, ids[1]);
+    store_rows_free(rows, n);
+
+    store_filter_init(&f);
+    f.eq[STORE_BY_PRINCIPAL] = "arn:r";
+    cr_assert_eq(store_list(st, &f, &rows, &n, &e), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(rows[0].id, ids[3]);
+    store_rows_free(rows, n);
+}
+
+Test(store, aggregate_tracks_latest_and_counts_per_suite_and_auth)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int64_t last;
+
+    put("a", RESULT_PASS, RESULT_AUTH_NONE, NULL);
+    put("a", RESULT_FAIL, RESULT_AUTH_NONE, NULL);
+    put("a", RESULT_PASS, RESULT_AUTH_JWT, "s");
+    last = put("a", RESULT_ERROR, RESULT_AUTH_NONE, NULL);
+    cr_assert_eq(sqlite3_open(dir.db, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT last_id, last_status, "
+                                    "pass_count, fail_count, error_count, "
+                                    "skip_count, recent FROM suite_status "
+                                    "WHERE suite='a' AND auth='none'",
+                                    -1, &q, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int64(q, 0), last);
+    cr_assert_str_eq((const char *)sqlite3_column_text(q, 1), "error");
+    cr_assert_eq(sqlite3_column_int(q, 2), 1);
+    cr_assert_eq(sqlite3_column_int(q, 3), 1);
+    cr_assert_eq(sqlite3_column_int(q, 4), 1);
+    cr_assert_eq(sqlite3_column_int(q, 5), 0);
+    cr_assert_str_eq((const char *)sqlite3_column_text(q, 6), "PFE");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+Test(store, recent_outcomes_keep_the_last_twenty)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+
+    for (int i = 0; i < 25; i++)
+        put("r", i < 5 ? RESULT_FAIL : RESULT_PASS, RESULT_AUTH_NONE, NULL);
+    cr_assert_eq(sqlite3_open(dir.db, &db), SQLITE_OK);
+    sqlite3_prepare_v2(db, "SELECT recent FROM suite_status", -1, &q, NULL);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(q, 0),
+                     "PPPPPPPPPPPPPPPPPPPP");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+static void *
+writer(void *arg)
+{
+    for (int i = 0; i < 50; i++)
+        put((const char *)arg, RESULT_PASS, RESULT_AUTH_NONE, NULL);
+    return NULL;
+}
+
+Test(store, concurrent_inserts_all_commit_with_distinct_ids)
+{
+    static const char *const suites[] = {"t0", "t1", "t2", "t3",
+                                         "t4", "t5", "t6", "t7"};
+    pthread_t t[8];
+    struct store_filter f;
+    struct result *rows;
+    struct err e = {0, ""};
+    size_t n;
+
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, writer, (void *)suites[i]);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    store_filter_init(&f);
+    f.limit = 1000;
+    cr_assert_eq(store_list(st, &f, &rows, &n, &e), 0);
+    cr_assert_eq(n, 400);
+    for (size_t i = 1; i < n; i++)
+        cr_assert_lt(rows[i].id, rows[i - 1].id);
+    store_rows_free(rows, n);
+}
+
+Test(store, rows_survive_close_and_reopen)
+{
+    struct result r;
+    struct err e = {0, ""};
+    int64_t id = put("keep", RESULT_PASS, RESULT_AUTH_NONE, NULL);
+
+    store_close(st);
+    open_store();
+    cr_assert_eq(store_get(st, id, &r, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(r.suite, "keep");
+    result_free(&r);
+}
+
+Test(store, newer_schema_is_refused)
+{
+    struct store_options o = {dir.db, 64, 1000, 2};
+    struct store *other = NULL;
+    struct err e = {0, ""};
+    sqlite3 *db;
+    char sql[64], expect[256];
+
+    store_close(st);
+    st = NULL;
+    cr_assert_eq(sqlite3_open(dir.db, &db), SQLITE_OK);
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d",
+             store_migration_count + 1);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    cr_assert_eq(store_open(&other, &o, &e), ERR_VERSION);
+    snprintf(expect, sizeof expect,
+             "%s has schema version %d but this labgate knows only up to "
+             "%d: use a newer labgate-server",
+             dir.db, store_migration_count + 1, store_migration_count);
+    cr_assert_str_eq(e.msg, expect);
+    cr_assert_null(other);
+}
+
+Test(store, not_a_database_is_reported)
+{
+    struct store_options o = {dir.db, 64, 1000, 2};
+    struct store *other = NULL;
+    struct err e = {0, ""};
+
+    store_close(st);
+    st = NULL;
+    unlink(dir.db);
+    tsupport_write_file(dir.db, "this is not a database, just text\n"
+                                "padding padding padding padding padding\n");
+    cr_assert_neq(store_open(&other, &o, &e), 0);
+    cr_assert(strstr(e.msg, "not a database") != NULL, "%s", e.msg);
+    unlink(dir.db);
+    open_store();
+}
+
+Test(store, locked_database_fails_the_insert_and_recovers, .timeout = 30)
+{
+    struct result r;
+    struct err e = {0, ""};
+    sqlite3 *db;
+
+    cr_assert_eq(sqlite3_open(dir.db, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
+                 SQLITE_OK);
+    memset(&r, 0, sizeof r);
+    r.route = strdup("/lab/results");
+    r.suite = strdup("locked");
+    r.payload = strdup("{}");
+    r.ident.source_addr = strdup("127.0.0.1");
+    r.ident.request_id = strdup("req");
+    cr_assert_eq(store_insert(st, &r, &e), ERR_BUSY);
+    cr_assert_eq(r.id, 0);
+    cr_assert(strstr(e.msg, "locked") != NULL, "%s", e.msg);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    cr_assert_eq(store_insert(st, &r, &e), 0, "%s", e.msg);
+    cr_assert_gt(r.id, 0);
+    result_free(&r);
+}
