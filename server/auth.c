@@ -1,12 +1,16 @@
 /*
  * Authentication dispatch.  Every route records where a request came from
  * (client address, user agent, request id); the JWT and IAM routes add the
- * identity their verifier proves.  Reads are open on a loopback listener.
+ * identity their verifier proves (auth/bearer.c, auth/iamauth.c); reads
+ * go through auth/readauth.c.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
+#include "auth/bearer.h"
+#include "auth/iamauth.h"
+#include "auth/readauth.h"
 #include "log.h"
 
 static int
@@ -30,17 +34,6 @@ auth_common(struct http_req *rq, struct http_resp *rs)
     return 0;
 }
 
-static int
-auth_read(struct http_req *rq, struct http_resp *rs)
-{
-    if (rq->srv->loopback)
-        return 0;
-    http_error(rs, 501,
-               "read access on a non-loopback listener needs a read "
-               "credential, which is not implemented yet");
-    return -1;
-}
-
 int
 auth_check(enum route_auth kind, struct http_req *rq, struct http_resp *rs)
 {
@@ -51,39 +44,20 @@ auth_check(enum route_auth kind, struct http_req *rq, struct http_resp *rs)
         rq->auth = RESULT_AUTH_NONE;
         return 0;
     case ROUTE_AUTH_READ:
-        return auth_read(rq, rs);
+        return readauth_check(rq, rs);
     case ROUTE_AUTH_JWT:
-        http_error(rs, 501, "JWT authorization is not implemented yet");
-        return -1;
+        return bearer_check(rq, rs);
     case ROUTE_AUTH_IAM:
-        http_error(rs, 501, "IAM (SigV4) authorization is not implemented "
-                            "yet");
-        return -1;
+        return iamauth_check(rq, rs);
     }
     http_error(rs, 500, "unknown authorization kind");
     return -1;
 }
 
-static int
-auth_section_empty(json_t *section, const char *name, struct err *err)
-{
-    const char *key;
-    json_t *v;
-
-    json_object_foreach(section, key, v) {
-        return err_set(err, ERR_INVALID,
-                       "%s.%.64s: unknown key (this build does not "
-                       "implement %s settings yet)",
-                       name, key, name);
-    }
-    return 0;
-}
-
 int
 auth_configure(struct server *srv, struct err *err)
 {
-    if (auth_section_empty(srv->cfg->jwt, "jwt", err) != 0 ||
-        auth_section_empty(srv->cfg->iam, "iam", err) != 0)
+    if (bearer_configure(srv, err) != 0 || iamauth_configure(srv, err) != 0)
         return ERR_INVALID;
     return 0;
 }
@@ -91,5 +65,6 @@ auth_configure(struct server *srv, struct err *err)
 void
 auth_shutdown(struct server *srv)
 {
-    (void)srv;
+    iamauth_shutdown(srv);
+    bearer_shutdown(srv);
 }

@@ -13,6 +13,11 @@
 #include "store.h"
 
 struct mg_context;
+struct bearer;
+struct iamauth;
+struct readauth;
+struct audit;
+struct metrics;
 
 struct server {
     const struct config *cfg;
@@ -22,6 +27,12 @@ struct server {
     int port;             /* the port actually listened on */
     int loopback;         /* listening on a loopback address only */
     int64_t started_ms;
+    /* Owned by the modules that configure them; NULL until then. */
+    struct bearer *bearer;     /* auth/bearer.c: JWT trust */
+    struct iamauth *iamauth;   /* auth/iamauth.c: SigV4 keys and roles */
+    struct readauth *readauth; /* auth/readauth.c: read credentials */
+    struct audit *audit;       /* audit chain key */
+    struct metrics *metrics;   /* counters for /metrics */
 };
 
 #endif

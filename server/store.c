@@ -26,39 +26,7 @@
 #include "store.h"
 #include "store_migrations.h"
 
-#define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_READERS_MAX 32
-
-struct store_pending {
-    struct result *r;
-    int rc;
-    char msg[ERR_MSG_MAX];
-    int done;
-    pthread_cond_t cond;
-    struct store_pending *next;
-};
-
-struct store {
-    char *path;
-    int batch_max;
-    int queue_max;
-
-    pthread_mutex_t lock;
-    pthread_cond_t work; /* signalled when the queue gains an entry */
-    struct store_pending *head, *tail;
-    int queued;
-    int stopping;
-    pthread_t writer;
-    int writer_started;
-    sqlite3 *wdb;
-    sqlite3_stmt *insert;
-
-    pthread_mutex_t rlock;
-    pthread_cond_t rfree;
-    sqlite3 *readers[STORE_READERS_MAX];
-    int nreaders;
-    int ravail; /* bit i set: readers[i] is free */
-};
+#include "store_internal.h"
 
 const char *const store_filter_names[STORE_BY_COUNT] = {
     "suite",   "principal",     "repository",    "owner",      "subject",
@@ -69,7 +37,7 @@ static const char *const store_filter_columns[STORE_BY_COUNT] = {
     "suite",   "principal",     "repository",    "owner",      "subject",
     "issuer",  "principal_arn", "access_key_id", "source_addr"};
 
-static int
+int
 store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err)
 {
     int code = ERR_IO;
@@ -82,7 +50,7 @@ store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err)
                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
-static int
+int
 store_exec(sqlite3 *db, const char *sql, struct err *err)
 {
     char *msg = NULL;
@@ -130,6 +98,14 @@ store_user_version(sqlite3 *db, int *version, struct err *err)
     return 0;
 }
 
+int
+store_schema_version(void)
+{
+    return store_migration_count > 0
+               ? store_migrations[store_migration_count - 1].version
+               : 0;
+}
+
 static int
 store_migrate(sqlite3 *db, const char *path, struct err *err)
 {
@@ -138,13 +114,15 @@ store_migrate(sqlite3 *db, const char *path, struct err *err)
 
     if (store_user_version(db, &version, err) != 0)
         return err->code;
-    if (version > store_migration_count)
+    if (version > store_schema_version())
         return err_set(err, ERR_VERSION,
                        "%.100s has schema version %d but this labgate knows "
                        "only up to %d: use a newer labgate-server",
-                       path, version, store_migration_count);
-    for (int i = version; i < store_migration_count; i++) {
+                       path, version, store_schema_version());
+    for (int i = 0; i < store_migration_count; i++) {
         const struct store_migration *m = &store_migrations[i];
+        if (m->version <= version)
+            continue;
         if (store_exec(db, "BEGIN IMMEDIATE", err) != 0)
             return err->code;
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", m->version);
@@ -187,7 +165,7 @@ store_prepare_insert(struct store *s, struct err *err)
     return 0;
 }
 
-static void
+void
 store_bind_text(sqlite3_stmt *st, int col, const char *v)
 {
     if (v == NULL)
@@ -337,7 +315,7 @@ store_insert(struct store *s, struct result *r, struct err *err)
     return rc;
 }
 
-static sqlite3 *
+sqlite3 *
 store_reader_get(struct store *s)
 {
     int i;
@@ -351,7 +329,7 @@ store_reader_get(struct store *s)
     return s->readers[i];
 }
 
-static void
+void
 store_reader_put(struct store *s, sqlite3 *db)
 {
     pthread_mutex_lock(&s->rlock);
@@ -375,7 +353,7 @@ store_select_sql(struct buf *sql)
     return sql->data ? 0 : ERR_NOMEM;
 }
 
-static char *
+char *
 store_column_dup(sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
@@ -660,7 +638,7 @@ store_open(struct store **out, const struct store_options *opt,
     }
     s->writer_started = 1;
     log_event(LOG_INFO, "store", "open", "schema=%d readers=%d",
-              store_migration_count, s->nreaders);
+              store_schema_version(), s->nreaders);
     *out = s;
     return 0;
 fail:

@@ -94,6 +94,9 @@ void store_rows_free(struct result *rows, size_t n);
 /* Initialise f to "everything, newest first, 50 rows". */
 void store_filter_init(struct store_filter *f);
 
+/* The highest schema version this binary knows (the last migration). */
+int store_schema_version(void);
+
 /* Check the database answers a query. Returns 0 or ERR_IO. */
 int store_ping(struct store *s, struct err *err);
 

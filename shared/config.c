@@ -152,7 +152,7 @@ config_limits(struct config_limits *lim, json_t *obj, struct err *err)
     const char *key;
     json_t *v;
     char path[96];
-    long long n;
+    long long n = 0;
 
     if (!json_is_object(obj))
         return err_set(err, ERR_INVALID, "limits: expected an object");

@@ -256,14 +256,14 @@ Test(store, newer_schema_is_refused)
     st = NULL;
     cr_assert_eq(sqlite3_open(dir.db, &db), SQLITE_OK);
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d",
-             store_migration_count + 1);
+             store_schema_version() + 1);
     cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     cr_assert_eq(store_open(&other, &o, &e), ERR_VERSION);
     snprintf(expect, sizeof expect,
              "%s has schema version %d but this labgate knows only up to "
              "%d: use a newer labgate-server",
-             dir.db, store_migration_count + 1, store_migration_count);
+             dir.db, store_schema_version() + 1, store_schema_version());
     cr_assert_str_eq(e.msg, expect);
     cr_assert_null(other);
 }
