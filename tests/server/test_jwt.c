@@ -508,3 +508,269 @@ Test(jwt, cached_keys_survive_the_issuer_going_down)
     free(b);
     free(c);
 }
+
+Test(jwt, required_scope_from_scope_string_or_scp_array)
+{
+    const char *scopes[] = {"results:write", "admin", NULL};
+    struct jwt_expect x = {NULL, scopes, 1};
+    char *c1 = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"scope\":\"openid results:write\"");
+    char *c2 = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"scp\":[\"read\",\"admin\"]");
+    char *c3 = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"scope\":\"openid results:read\"");
+    char *t1 = tissuer_token(ti, TISSUER_KID_RSA, c1);
+    char *t2 = tissuer_token(ti, TISSUER_KID_RSA, c2);
+    char *t3 = tissuer_token(ti, TISSUER_KID_RSA, c3);
+    char *t4 = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char why[ERR_MSG_MAX];
+    int scope = 0;
+
+    trust_with("", "");
+    cr_assert_eq(verify(t1, &x, why, sizeof why, &scope), 0, "%s", why);
+    cr_assert_eq(verify(t2, &x, why, sizeof why, &scope), 0, "%s", why);
+    cr_assert_eq(verify(t3, &x, why, sizeof why, &scope), ERR_DENIED);
+    cr_assert_str_eq(why, "token has none of the required scopes "
+                          "(results:write, ...)");
+    cr_assert_eq(scope, 1);
+    cr_assert_eq(verify(t4, &x, why, sizeof why, &scope), ERR_DENIED);
+    cr_assert_eq(scope, 1);
+    /* Without a scope requirement the same tokens pass. */
+    cr_assert_eq(verify(t3, NULL, why, sizeof why, &scope), 0, "%s", why);
+    cr_assert_eq(scope, 0);
+    free(c1), free(c2), free(c3);
+    free(t1), free(t2), free(t3), free(t4);
+}
+
+Test(jwt, configured_required_scopes_are_exposed)
+{
+    trust_with("", ",\"required_scopes\":[\"results:write\"]");
+    cr_assert_str_eq(jwt_trust_required_scopes(trust)[0], "results:write");
+    cr_assert_null(jwt_trust_required_scopes(trust)[1]);
+}
+
+Test(jwt, bound_claims_match_globs)
+{
+    struct jwt_expect x = {NULL, NULL, 1};
+    char *cg = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"environment\":\"prod-eu\"");
+    char *cb = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"environment\":\"staging\"");
+    char *ca = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"environment\":[\"dev\",\"prod-us\"]");
+    char *good = tissuer_token(ti, TISSUER_KID_RSA, cg);
+    char *bad = tissuer_token(ti, TISSUER_KID_RSA, cb);
+    char *arr = tissuer_token(ti, TISSUER_KID_RSA, ca);
+    char why[ERR_MSG_MAX];
+    int scope = 1;
+
+    trust_with(",\"bound_claims\":{\"repository\":[\"octo-org/*\"],"
+               "\"environment\":[\"prod-*\"],"
+               "\"ref\":[\"refs/heads/main\",\"refs/tags/v*\"]}",
+               "");
+    cr_assert_eq(verify(good, &x, why, sizeof why, NULL), 0, "%s", why);
+    cr_assert_eq(verify(arr, &x, why, sizeof why, NULL), 0, "%s", why);
+    cr_assert_eq(verify(bad, &x, why, sizeof why, &scope), ERR_DENIED);
+    cr_assert_str_eq(why, "claim environment does not match bound_claims");
+    cr_assert_eq(scope, 0);
+    /* A caller that does not ask for bound claims is not held to them. */
+    x.bound_claims = 0;
+    cr_assert_eq(verify(bad, &x, why, sizeof why, NULL), 0, "%s", why);
+    free(good), free(bad), free(arr);
+    free(cg), free(cb), free(ca);
+}
+
+Test(jwt, missing_bound_claim_is_forbidden)
+{
+    struct jwt_expect x = {NULL, NULL, 1};
+    char *tok = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char why[ERR_MSG_MAX];
+
+    trust_with(",\"bound_claims\":{\"environment\":[\"prod\"]}", "");
+    cr_assert_eq(verify(tok, &x, why, sizeof why, NULL), ERR_DENIED);
+    cr_assert_str_eq(why, "claim environment is missing for bound_claims");
+    free(tok);
+}
+
+Test(jwt, caller_audiences_replace_the_configured_ones)
+{
+    const char *aud[] = {"sts.amazonaws.com", NULL};
+    struct jwt_expect x = {aud, NULL, 0};
+    char *sts = github_token(TISSUER_KID_RSA, "\"sts.amazonaws.com\"", 300);
+    char *lab = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char why[ERR_MSG_MAX];
+
+    trust_with("", "");
+    cr_assert_eq(verify(sts, &x, why, sizeof why, NULL), 0, "%s", why);
+    cr_assert_eq(verify(lab, &x, why, sizeof why, NULL), ERR_AUTH);
+    cr_assert_str_eq(why, "aud does not name an accepted audience "
+                          "(expected sts.amazonaws.com)");
+    cr_assert_eq(verify(sts, NULL, why, sizeof why, NULL), ERR_AUTH);
+    free(sts);
+    free(lab);
+}
+
+Test(jwt, custom_repository_and_owner_claims)
+{
+    char *c = tissuer_github_claims(
+        ti, "\"lab-api\"", 300,
+        ",\"project_path\":\"group/project\",\"namespace_path\":\"group\"");
+    char *tok = tissuer_token(ti, TISSUER_KID_RSA, c);
+    struct jwt_verified v;
+    struct err e = {0, ""};
+
+    trust_with(",\"repository_claim\":\"project_path\","
+               "\"owner_claim\":\"namespace_path\"",
+               "");
+    cr_assert_eq(jwt_verify(trust, tok, NULL, &v, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(v.repository, "group/project");
+    cr_assert_str_eq(v.owner, "group");
+    jwt_verified_free(&v);
+    free(c);
+    free(tok);
+}
+
+Test(jwt, configured_jwks_uri_skips_discovery)
+{
+    char extra[256], why[ERR_MSG_MAX];
+    char *tok = github_token(TISSUER_KID_EC, "\"lab-api\"", 300);
+
+    snprintf(extra, sizeof extra, ",\"jwks_uri\":\"%s\"", tissuer_jwks_uri(ti));
+    trust_with(extra, "");
+    cr_assert_eq(verify(tok, NULL, why, sizeof why, NULL), 0, "%s", why);
+    cr_assert_eq(tissuer_discovery_requests(ti), 0);
+    cr_assert_eq(tissuer_jwks_requests(ti), 1);
+    free(tok);
+}
+
+/* A fresh store in a temporary directory. */
+static struct store *
+open_store(char *dir, size_t n)
+{
+    struct store_options o = {NULL, 16, 64, 2};
+    struct store *s = NULL;
+    struct err e = {0, ""};
+    char path[256];
+
+    snprintf(dir, n, "/tmp/labgate-jwt-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/db", dir);
+    o.path = path;
+    cr_assert_eq(store_open(&s, &o, &e), 0, "%s", e.msg);
+    return s;
+}
+
+Test(jwt, persisted_key_set_serves_while_the_issuer_is_down)
+{
+    char *tok = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char dir[64], why[ERR_MSG_MAX], rm[128];
+    struct store *st = open_store(dir, sizeof dir);
+
+    trust_with("", "");
+    jwt_trust_attach_store(trust, st);
+    cr_assert_eq(verify(tok, NULL, why, sizeof why, NULL), 0, "%s", why);
+    jwt_trust_attach_store(trust, NULL);
+    jwt_trust_free(trust);
+    trust = NULL;
+    tissuer_down(ti);
+    /* A new trust (a restart) loads the stored set; no fetch needed. */
+    trust_with("", "");
+    jwt_trust_attach_store(trust, st);
+    cr_assert_eq(verify(tok, NULL, why, sizeof why, NULL), 0, "%s", why);
+    jwt_trust_attach_store(trust, NULL);
+    store_close(st);
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    cr_assert_eq(system(rm), 0);
+    free(tok);
+}
+
+static void
+expect_config_error(const char *text, const char *message)
+{
+    json_t *section = json_loads(text, 0, NULL);
+    struct jwt_trust *t = NULL;
+    struct err e = {0, ""};
+
+    cr_assert_not_null(section, "%s", text);
+    cr_assert_eq(jwt_trust_create(&t, section, NULL, &e), ERR_INVALID, "%s",
+                 text);
+    cr_assert_null(t);
+    cr_assert_str_eq(e.msg, message);
+    json_decref(section);
+}
+
+Test(jwt, configuration_errors_name_the_key)
+{
+    expect_config_error("{\"issuer\":\"x\"}", "jwt.issuer: unknown key");
+    expect_config_error("{\"issuers\":[]}",
+                        "jwt.issuers: expected a non-empty array of issuer "
+                        "objects");
+    expect_config_error("{\"issuers\":[{\"audiences\":[\"a\"]}]}",
+                        "jwt.issuers[0].issuer: required key is missing");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\"}]}",
+                        "jwt.issuers[0].audiences: required key is missing");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[]}]}",
+                        "jwt.issuers[0].audiences: expected a non-empty "
+                        "array of non-empty strings");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"http://a\","
+                        "\"audiences\":[\"x\"]}]}",
+                        "jwt.issuers[0].issuer: expected an https:// URL "
+                        "(http:// only with allow_insecure_http)");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"algorithms\":[\"HS256\"]}]}",
+                        "jwt.issuers[0].algorithms[0]: expected RS256, "
+                        "RS384, RS512, ES256 or ES384 (none and HMAC are "
+                        "never accepted)");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"leeway_seconds\":-1}]}",
+                        "jwt.issuers[0].leeway_seconds: expected an integer "
+                        "from 0 to 600");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"bound_claims\":"
+                        "{\"ref\":\"main\"}}]}",
+                        "jwt.issuers[0].bound_claims.ref: expected a "
+                        "non-empty array of non-empty strings");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"colour\":1}]}",
+                        "jwt.issuers[0].colour: unknown key");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"jwks_uri\":\"ftp://k\"}]}",
+                        "jwt.issuers[0].jwks_uri: expected an https:// URL "
+                        "(http:// only with allow_insecure_http)");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"]},{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"y\"]}]}",
+                        "jwt.issuers[1].issuer: the same issuer is already "
+                        "jwt.issuers[0]");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"allow_insecure_http\":1}]}",
+                        "jwt.issuers[0].allow_insecure_http: expected true "
+                        "or false");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"owner_claim\":\"\"}]}",
+                        "jwt.issuers[0].owner_claim: expected a non-empty "
+                        "string");
+    expect_config_error("{\"required_scopes\":\"write\"}",
+                        "jwt.required_scopes: expected a non-empty array of "
+                        "non-empty strings");
+}
+
+Test(jwt, empty_section_trusts_github_actions_only)
+{
+    json_t *section = json_object();
+    char *tok = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char why[ERR_MSG_MAX], reason[256];
+    struct err e = {0, ""};
+
+    /* No token for the default issuer is verified, so nothing is fetched
+     * from the internet; a test-issuer token is simply not trusted. */
+    cr_assert_eq(jwt_trust_create(&trust, section, NULL, &e), 0, "%s", e.msg);
+    cr_assert_null(jwt_trust_required_scopes(trust));
+    snprintf(reason, sizeof reason, "issuer %s is not trusted",
+             tissuer_url(ti));
+    cr_assert_eq(verify(tok, NULL, why, sizeof why, NULL), ERR_AUTH);
+    cr_assert_str_eq(why, reason);
+    json_decref(section);
+    free(tok);
+}
