@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tissuer.h"
 #include "tsupport.h"
@@ -515,4 +516,25 @@ Test(jwt_route, restart_serves_from_persisted_keys_while_issuer_is_down)
     cr_assert_eq(db_count(), 2);
     free(a);
     free(b);
+}
+
+Test(jwt_route, bad_jwt_section_exits_2_before_listening)
+{
+    char out[4096], cfg[512];
+    const char *args[] = {"--config", srv.config, "--db", srv.db, NULL};
+
+    snprintf(srv.config, sizeof srv.config, "%s/bad.json", srv.dir);
+    snprintf(cfg, sizeof cfg,
+             "{\"listen\":\"127.0.0.1:0\",\"database\":\"x\",\"iam\":{},"
+             "\"jwt\":{\"issuers\":[{\"issuer\":\"%s\","
+             "\"audiences\":[\"lab-api\"]}]}}",
+             tissuer_url(ti));
+    cr_assert_eq(tsupport_write_file(srv.config, cfg), 0);
+    cr_assert_eq(tsrv_run_cli(args, out, sizeof out), 2, "%s", out);
+    cr_assert_str_eq(out, "labgate-server: configuration error: "
+                          "jwt.issuers[0].issuer: expected an https:// URL "
+                          "(http:// only with allow_insecure_http)\n");
+    /* Nothing was opened: the database file does not exist. */
+    cr_assert_neq(access(srv.db, F_OK), 0);
+    cr_assert_eq(tissuer_discovery_requests(ti), 0);
 }
