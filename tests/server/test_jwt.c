@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -798,4 +799,91 @@ Test(jwt, empty_section_trusts_github_actions_only)
     cr_assert_str_eq(why, reason);
     json_decref(section);
     free(tok);
+}
+
+Test(jwt, each_issuer_is_checked_against_its_own_keys)
+{
+    struct tissuer *other = tissuer_start();
+    char text[1024], why[ERR_MSG_MAX];
+    char *mine = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char *c = tissuer_github_claims(other, "\"ci\"", 300, NULL);
+    char *theirs = tissuer_token(other, TISSUER_KID_RSA, c);
+    char *claims_mine = tissuer_github_claims(ti, "\"lab-api\"", 300, NULL);
+    /* Same kid "rsa-1" at both issuers: the other issuer's key must not
+     * verify a token that names this issuer. */
+    char *forged = tissuer_token(other, TISSUER_KID_RSA, claims_mine);
+    struct err e = {0, ""};
+    json_t *section;
+
+    snprintf(text, sizeof text,
+             "{\"issuers\":[{\"issuer\":\"%s\",\"audiences\":[\"lab-api\"],"
+             "\"allow_insecure_http\":true},{\"issuer\":\"%s\","
+             "\"audiences\":[\"ci\"],\"allow_insecure_http\":true}]}",
+             tissuer_url(ti), tissuer_url(other));
+    section = json_loads(text, 0, NULL);
+    cr_assert_eq(jwt_trust_create(&trust, section, NULL, &e), 0, "%s", e.msg);
+    json_decref(section);
+    cr_assert_eq(verify(mine, NULL, why, sizeof why, NULL), 0, "%s", why);
+    cr_assert_eq(verify(theirs, NULL, why, sizeof why, NULL), 0, "%s", why);
+    expect_refused(forged, ERR_AUTH, "bad signature (kid rsa-1, alg RS256)");
+    free(mine), free(c), free(theirs), free(claims_mine), free(forged);
+    tissuer_free(other);
+}
+
+#define CONC_THREADS 6
+#define CONC_TOKENS 60
+
+struct conc_arg {
+    char *tokens[CONC_TOKENS];
+    int failures;
+};
+
+static void *
+conc_verify(void *p)
+{
+    struct conc_arg *a = p;
+    char why[ERR_MSG_MAX];
+
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < CONC_TOKENS; i++)
+            if (verify(a->tokens[i], NULL, why, sizeof why, NULL) != 0)
+                a->failures++;
+    return NULL;
+}
+
+Test(jwt, concurrent_checks_survive_a_key_set_replacement)
+{
+    struct conc_arg args[CONC_THREADS];
+    pthread_t th[CONC_THREADS];
+    char *fresh, why[ERR_MSG_MAX];
+
+    trust_with("", "");
+    for (int t = 0; t < CONC_THREADS; t++) {
+        args[t].failures = 0;
+        for (int i = 0; i < CONC_TOKENS; i++) {
+            char extra[32], *c;
+            snprintf(extra, sizeof extra, ",\"n\":%d", t * 1000 + i);
+            c = tissuer_github_claims(ti, "\"lab-api\"", 300, extra);
+            args[t].tokens[i] =
+                tissuer_token(ti, i % 2 ? TISSUER_KID_EC : TISSUER_KID_RSA, c);
+            free(c);
+        }
+    }
+    cr_assert_eq(verify(args[0].tokens[0], NULL, why, sizeof why, NULL), 0,
+                 "%s", why);
+    tissuer_add_key(ti, "rsa-2", TISSUER_RSA2048);
+    fresh = github_token("rsa-2", "\"lab-api\"", 300);
+    for (int t = 0; t < CONC_THREADS; t++)
+        cr_assert_eq(pthread_create(&th[t], NULL, conc_verify, &args[t]), 0);
+    /* An unknown kid makes the cache fetch and swap the whole set while
+     * the threads hold references to keys of the old one. */
+    cr_assert_eq(verify(fresh, NULL, why, sizeof why, NULL), 0, "%s", why);
+    for (int t = 0; t < CONC_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        cr_assert_eq(args[t].failures, 0);
+        for (int i = 0; i < CONC_TOKENS; i++)
+            free(args[t].tokens[i]);
+    }
+    cr_assert_eq(tissuer_jwks_requests(ti), 2);
+    free(fresh);
 }
