@@ -278,7 +278,8 @@ Test(jwt_route, missing_malformed_and_forged_tokens_get_401)
     start_server("", "");
     expect_401(NULL, "no Authorization header");
     expect_401("Basic dXNlcjpwYXNz", "Authorization scheme is not Bearer");
-    expect_401("Bearer", "Authorization scheme is not Bearer");
+    expect_401("Bearer", "empty bearer token");
+    expect_401("Bearerx abc", "Authorization scheme is not Bearer");
     expect_401("Bearer not-a-token",
                "malformed token: not three base64url parts "
                "(header.payload.signature)");
