@@ -548,3 +548,36 @@ Test(jwt_route, bad_jwt_section_exits_2_before_listening)
     cr_assert_neq(access(srv.db, F_OK), 0);
     cr_assert_eq(tissuer_discovery_requests(ti), 0);
 }
+
+Test(jwt_route, failing_issuer_flood_costs_one_fetch_and_cached_keys_work)
+{
+    char *good = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300, NULL);
+    char *other = github_token(TISSUER_KID_EC, "\"lab-api\"", 300, NULL);
+    char *claims = tissuer_github_claims(ti, "\"lab-api\"", 300, NULL);
+    char header[128];
+    struct tresp r;
+
+    start_server("", "");
+    expect_stored(good);
+    tissuer_set_status(ti, 503);
+    for (int i = 0; i < 100; i++) {
+        char *tok;
+        snprintf(header, sizeof header,
+                 "{\"alg\":\"RS256\",\"kid\":\"flood-%d\"}", i);
+        tok = tissuer_sign(ti, TISSUER_KID_RSA, header, claims);
+        cr_assert_eq(post_token(tok, &r), 0);
+        cr_assert_eq(r.status, 401);
+        tresp_free(&r);
+        free(tok);
+    }
+    /* One refetch was tried (and failed at discovery); no other. */
+    cr_assert_eq(tissuer_discovery_requests(ti), 2);
+    cr_assert_eq(tissuer_jwks_requests(ti), 1);
+    cr_assert(log_has("event=fetch_failed"));
+    /* Keys fetched before the failure keep serving. */
+    expect_stored(other);
+    expect_stored(good);
+    free(claims);
+    free(good);
+    free(other);
+}
