@@ -303,12 +303,41 @@ http_req_free(struct http_req *rq)
     result_free(&r);
 }
 
+/*
+ * CivetWeb keeps at most MG_MAX_HEADERS header fields and drops the rest
+ * silently, and its request buffer (max_request_size) is twice the
+ * configured header limit, so the limits on count and bytes are checked
+ * here, where the answer can be a proper 431.
+ */
+static int
+http_head_too_large(const struct mg_request_info *ri,
+                    const struct config_limits *lim, char *why, size_t n)
+{
+    size_t bytes = strlen(ri->request_method) + strlen(ri->request_uri) +
+                   strlen(ri->http_version) + 12;
+
+    if (ri->num_headers > lim->max_header_count) {
+        snprintf(why, n, "more than %d header fields", lim->max_header_count);
+        return 1;
+    }
+    for (int i = 0; i < ri->num_headers; i++)
+        bytes += strlen(ri->http_headers[i].name) +
+                 strlen(ri->http_headers[i].value) + 4;
+    if (bytes > (size_t)lim->max_header_bytes) {
+        snprintf(why, n, "request line and header fields over %d bytes",
+                 lim->max_header_bytes);
+        return 1;
+    }
+    return 0;
+}
+
 static int
 http_begin_request(struct mg_connection *conn)
 {
     struct http_resp rs = {0, BUF_INIT, BUF_INIT, NULL};
     struct http_req rq;
     uint_fast64_t seq = atomic_fetch_add(&http_seq, 1) + 1;
+    char why[96];
 
     memset(&rq, 0, sizeof rq);
     rq.conn = conn;
@@ -324,13 +353,59 @@ http_begin_request(struct mg_connection *conn)
     snprintf(rq.peer, sizeof rq.peer, "%s", rq.ri->remote_addr);
     snprintf(rq.client, sizeof rq.client, "%s", rq.ri->remote_addr);
     rq.auth = RESULT_AUTH_NONE;
-    route_dispatch(&rq, &rs);
+    if (http_head_too_large(rq.ri, &rq.srv->cfg->limits, why, sizeof why))
+        http_error(&rs, 431, "Request Header Fields Too Large: %s", why);
+    else
+        route_dispatch(&rq, &rs);
     http_send(&rq, &rs);
     http_access_log(&rq, &rs);
     buf_free(&rs.headers);
     buf_free(&rs.body);
     http_req_free(&rq);
     return rs.status;
+}
+
+/*
+ * The monotonic time a connection's current request began: when it was
+ * accepted, then the end of each request.  It rides in CivetWeb's
+ * per-connection pointer, so it costs no allocation.
+ */
+static int64_t
+http_conn_mark(const struct mg_connection *conn)
+{
+    return (int64_t)(intptr_t)mg_get_user_connection_data(conn);
+}
+
+static int
+http_init_connection(const struct mg_connection *conn, void **data)
+{
+    (void)conn;
+    *data = (void *)(intptr_t)(timefmt_mono_ns() / 1000000);
+    return 0;
+}
+
+static void
+http_end_request(const struct mg_connection *conn, int status)
+{
+    (void)status;
+    mg_set_user_connection_data(
+        conn, (void *)(intptr_t)(timefmt_mono_ns() / 1000000));
+}
+
+/*
+ * CivetWeb 1.15 reports a request head cut off by request_timeout_ms the
+ * same way as a malformed one ("Malformed message", 400).  A head that
+ * took nearly the whole timeout to fail was a slow client: answer 408.
+ */
+static int
+http_timed_out(const struct mg_connection *conn, const char *errmsg)
+{
+    const struct server *srv = mg_get_user_data(mg_get_context(conn));
+    int64_t waited = timefmt_mono_ns() / 1000000 - http_conn_mark(conn);
+
+    if (errmsg == NULL || strcasestr(errmsg, "malformed") == NULL)
+        return 0;
+    return waited >= srv->cfg->limits.request_timeout_ms * 9 / 10;
 }
 
 /*
@@ -347,10 +422,16 @@ http_civetweb_error(struct mg_connection *conn, int status,
     const char *text = "bad request";
     int n, m;
 
+    if (status == 400 && http_timed_out(conn, errmsg))
+        status = 408;
     if (errmsg != NULL && strcasestr(errmsg, "too large") != NULL &&
         (status == 400 || status == 413 || status == 414)) {
         status = 431;
         text = "request line or header fields too large";
+    } else if (status == 400 && errmsg != NULL &&
+               strcasestr(errmsg, "malformed") != NULL) {
+        text = "bad request: request head malformed or far over the "
+               "header size limit";
     } else if (status == 408) {
         text = "request not received in time";
     } else if (status >= 500) {
@@ -396,7 +477,7 @@ int
 http_start(struct server *srv, struct err *err)
 {
     const struct config_limits *lim = &srv->cfg->limits;
-    char threads[16], req_to[16], ka_to[16], host[64];
+    char threads[16], req_to[16], ka_to[16], host[64], head_max[16];
     struct mg_callbacks cb;
     struct mg_server_port ports[4];
     int port, n;
@@ -406,10 +487,12 @@ http_start(struct server *srv, struct err *err)
     snprintf(threads, sizeof threads, "%d", lim->threads);
     snprintf(req_to, sizeof req_to, "%d", lim->request_timeout_ms);
     snprintf(ka_to, sizeof ka_to, "%d", lim->keep_alive_timeout_ms);
+    snprintf(head_max, sizeof head_max, "%d", 2 * lim->max_header_bytes);
     const char *options[] = {"listening_ports", srv->cfg->listen,
                              "num_threads", threads,
                              "request_timeout_ms", req_to,
                              "keep_alive_timeout_ms", ka_to,
+                             "max_request_size", head_max,
                              "enable_keep_alive", "yes",
                              "tcp_nodelay", "1",
                              "decode_url", "no",
@@ -418,6 +501,8 @@ http_start(struct server *srv, struct err *err)
     cb.begin_request = http_begin_request;
     cb.log_message = http_log_message;
     cb.http_error = http_civetweb_error;
+    cb.init_connection = http_init_connection;
+    cb.end_request = http_end_request;
     http_boot_id = http_random_id();
     mg_init_library(0);
     srv->mg = mg_start(&cb, srv, options);

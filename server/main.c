@@ -18,6 +18,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "store.h"
 #include "timefmt.h"
@@ -202,7 +203,8 @@ main(int argc, char **argv)
     srv.started_ms = timefmt_now_ms();
     srv.result_limits.max_depth = cfg.limits.max_json_depth;
     srv.result_limits.max_members = cfg.limits.max_json_members;
-    if (auth_configure(&srv, &err) != 0) {
+    if (auth_configure(&srv, &err) != 0 ||
+        ratelimit_create(&srv.ratelimit, cfg.rate_limits, &err) != 0) {
         fprintf(stderr, "labgate-server: configuration error: %s\n",
                 err.msg);
         auth_shutdown(&srv);
@@ -211,6 +213,7 @@ main(int argc, char **argv)
     }
     main_block_signals();
     rc = main_run(&srv);
+    ratelimit_free(srv.ratelimit);
     auth_shutdown(&srv);
     config_free(&cfg);
     return rc;

@@ -2,7 +2,8 @@
  * Routing.  Matching is exact on the raw path, or a prefix for entries
  * flagged ROUTE_PREFIX (the rest of the path is the handler's argument).
  * Checks run in a fixed order, so a request with several problems always
- * gets the same answer: path, method, content type, size, authentication.
+ * gets the same answer: path, method, content type, size, authentication,
+ * rate limit (which needs the authenticated principal).
  */
 #include <civetweb.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "ratelimit.h"
 #include "route.h"
 
 const struct route route_table[] = {
@@ -124,7 +126,8 @@ route_dispatch(struct http_req *rq, struct http_resp *rs)
     if ((rq->route->flags & (ROUTE_JSON_BODY | ROUTE_FORM_BODY)) &&
         route_read_body(rq, rs) != 0)
         return;
-    if (auth_check(rq->route->auth, rq, rs) != 0)
+    if (auth_check(rq->route->auth, rq, rs) != 0 ||
+        ratelimit_check(rq, rs) != 0)
         return;
     rq->route->handler(rq, rs);
 }

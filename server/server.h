@@ -18,6 +18,7 @@ struct iamauth;
 struct readauth;
 struct audit;
 struct metrics;
+struct ratelimit;
 
 struct server {
     const struct config *cfg;
@@ -33,6 +34,7 @@ struct server {
     struct readauth *readauth; /* auth/readauth.c: read credentials */
     struct audit *audit;       /* audit chain key */
     struct metrics *metrics;   /* counters for /metrics */
+    struct ratelimit *ratelimit; /* ratelimit.c: per-identity post limits */
 };
 
 #endif

@@ -23,11 +23,15 @@ config_init(struct config *cfg)
     cfg->limits.threads = 128;
     cfg->limits.request_timeout_ms = 10000;
     cfg->limits.keep_alive_timeout_ms = 30000;
+    cfg->limits.max_header_bytes = 16384;
+    cfg->limits.max_header_count = 48;
     cfg->limits.batch_max = 256;
     cfg->limits.queue_max = 8192;
     cfg->jwt = json_object();
     cfg->iam = json_object();
-    if (!cfg->listen || !cfg->database || !cfg->jwt || !cfg->iam) {
+    cfg->rate_limits = json_object();
+    if (!cfg->listen || !cfg->database || !cfg->jwt || !cfg->iam ||
+        !cfg->rate_limits) {
         config_free(cfg);
         return ERR_NOMEM;
     }
@@ -41,6 +45,7 @@ config_free(struct config *cfg)
     free(cfg->database);
     json_decref(cfg->jwt);
     json_decref(cfg->iam);
+    json_decref(cfg->rate_limits);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -142,6 +147,9 @@ static const struct config_limit_key config_limit_keys[] = {
     CONFIG_LIMIT(threads, 4, 4096, 0),
     CONFIG_LIMIT(request_timeout_ms, 100, 600000, 0),
     CONFIG_LIMIT(keep_alive_timeout_ms, 0, 3600000, 0),
+    CONFIG_LIMIT(max_header_bytes, 1024, 1024 * 1024, 0),
+    /* CivetWeb keeps 64 fields at most; one more must stay detectable. */
+    CONFIG_LIMIT(max_header_count, 1, 63, 0),
     CONFIG_LIMIT(batch_max, 1, 10000, 0),
     CONFIG_LIMIT(queue_max, 1, 1000000, 0),
 };
@@ -232,6 +240,8 @@ config_apply(struct config *cfg, json_t *root, struct err *err)
             rc = config_section(&cfg->jwt, v, key, err);
         } else if (strcmp(key, "iam") == 0) {
             rc = config_section(&cfg->iam, v, key, err);
+        } else if (strcmp(key, "rate_limits") == 0) {
+            rc = config_section(&cfg->rate_limits, v, key, err);
         } else {
             rc = err_set(err, ERR_INVALID, "%.64s: unknown key", key);
         }

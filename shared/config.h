@@ -3,7 +3,8 @@
  * file and command-line overrides, in that order.
  *
  * The file is one JSON object.  Its required keys are "listen",
- * "database", "jwt" and "iam"; "log_level" and "limits" are optional.
+ * "database", "jwt" and "iam"; "log_level", "limits" and "rate_limits"
+ * (validated by server/ratelimit.c) are optional.
  * Every key is checked: an unknown key, a wrong type or a bad value is an
  * error naming the key (for example "limits.threads").  The "jwt" and "iam"
  * objects are kept as parsed JSON and validated by the modules that own
@@ -32,6 +33,8 @@ struct config_limits {
     int threads;               /* CivetWeb worker threads */
     int request_timeout_ms;    /* time to receive a whole request */
     int keep_alive_timeout_ms; /* idle time between keep-alive requests */
+    int max_header_bytes;      /* request line and header fields */
+    int max_header_count;      /* header fields in one request */
     int batch_max;             /* results committed in one transaction */
     int queue_max;             /* results waiting for the writer */
 };
@@ -43,6 +46,7 @@ struct config {
     struct config_limits limits;
     json_t *jwt; /* the "jwt" object; never NULL after config_init */
     json_t *iam; /* the "iam" object; never NULL after config_init */
+    json_t *rate_limits; /* "rate_limits"; never NULL after config_init */
 };
 
 /* Fill cfg with the built-in defaults. Returns 0 or ERR_NOMEM. */
