@@ -18,6 +18,7 @@
 #include "cidr.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 #include "timefmt.h"
 
@@ -388,6 +389,8 @@ http_begin_request(struct mg_connection *conn)
     rq.auth = RESULT_AUTH_NONE;
     route_dispatch(&rq, &rs);
     http_send(&rq, &rs);
+    metrics_request(rq.srv, rq.route, rs.status,
+                    timefmt_mono_ns() - rq.start_ns);
     http_access_log(&rq, &rs);
     buf_free(&rs.headers);
     buf_free(&rs.body);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "store.h"
 #include "timefmt.h"
@@ -44,7 +45,7 @@ main_usage(FILE *f)
             "Routes: POST /lab/results (open), POST /lab/results-secure "
             "(OIDC JWT),\n"
             "POST /lab/results-ci (AWS SigV4), GET /lab/results, "
-            "GET /lab/results/ID,\nGET /healthz.\n",
+            "GET /lab/results/ID,\nGET /healthz, GET /readyz, GET /metrics.\n",
             CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATABASE);
 }
 
@@ -156,6 +157,7 @@ main_run(struct server *srv)
         fprintf(stderr, "labgate-server: %s\n", err.msg);
         return 1;
     }
+    store_set_commit_hook(srv->store, metrics_store_commit, srv->metrics);
     if (http_start(srv, &err) != 0) {
         fprintf(stderr, "labgate-server: %s\n", err.msg);
         store_close(srv->store);
@@ -205,9 +207,16 @@ main(int argc, char **argv)
         config_free(&cfg);
         return MAIN_EXIT_USAGE;
     }
+    if (metrics_create(&srv.metrics, &err) != 0) {
+        fprintf(stderr, "labgate-server: %s\n", err.msg);
+        auth_shutdown(&srv);
+        config_free(&cfg);
+        return 1;
+    }
     main_block_signals();
     rc = main_run(&srv);
     auth_shutdown(&srv);
+    metrics_free(srv.metrics);
     config_free(&cfg);
     return rc;
 }
