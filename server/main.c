@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "backup.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -31,6 +32,7 @@ main_usage(FILE *f)
     fprintf(f,
             "usage: labgate-server [--config FILE] [--listen HOST:PORT] "
             "[--db PATH]\n"
+            "       labgate-server backup [--config FILE] [--db PATH] FILE\n"
             "       labgate-server --help | --version\n"
             "\n"
             "Stores CI results posted over HTTP in SQLite.\n"
@@ -101,8 +103,7 @@ main_parse_args(int argc, char **argv, struct main_args *a)
 }
 
 static int
-main_configure(struct config *cfg, const struct main_args *a,
-               struct err *err)
+main_configure(struct config *cfg, const struct main_args *a, struct err *err)
 {
     if (config_init(cfg) != 0)
         return err_set(err, ERR_NOMEM, "out of memory");
@@ -164,9 +165,8 @@ main_run(struct server *srv)
         return 1;
     }
     log_event(LOG_INFO, "main", "listening",
-              "listen=%s port=%d db=%s threads=%d version=%s",
-              srv->cfg->listen, srv->port,
-              log_quote(srv->cfg->database, path, sizeof path),
+              "listen=%s port=%d db=%s threads=%d version=%s", srv->cfg->listen,
+              srv->port, log_quote(srv->cfg->database, path, sizeof path),
               srv->cfg->limits.threads, LABGATE_VERSION);
     sig = main_wait_for_signal();
     log_event(LOG_INFO, "main", "stopping", "signal=%d", sig);
@@ -186,12 +186,14 @@ main(int argc, char **argv)
     struct err err = {0, ""};
     int rc;
 
+    /* Subcommands come first and have flags of their own. */
+    if (argc > 1 && strcmp(argv[1], "backup") == 0)
+        return backup_main(argc - 1, argv + 1);
     rc = main_parse_args(argc, argv, &args);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
     if (main_configure(&cfg, &args, &err) != 0) {
-        fprintf(stderr, "labgate-server: configuration error: %s\n",
-                err.msg);
+        fprintf(stderr, "labgate-server: configuration error: %s\n", err.msg);
         config_free(&cfg);
         return MAIN_EXIT_USAGE;
     }
@@ -202,8 +204,7 @@ main(int argc, char **argv)
     srv.result_limits.max_depth = cfg.limits.max_json_depth;
     srv.result_limits.max_members = cfg.limits.max_json_members;
     if (auth_configure(&srv, &err) != 0) {
-        fprintf(stderr, "labgate-server: configuration error: %s\n",
-                err.msg);
+        fprintf(stderr, "labgate-server: configuration error: %s\n", err.msg);
         config_free(&cfg);
         return MAIN_EXIT_USAGE;
     }
