@@ -103,7 +103,8 @@ main_parse_args(int argc, char **argv, struct main_args *a)
 }
 
 static int
-main_configure(struct config *cfg, const struct main_args *a, struct err *err)
+main_configure(struct config *cfg, const struct main_args *a,
+               struct err *err)
 {
     if (config_init(cfg) != 0)
         return err_set(err, ERR_NOMEM, "out of memory");
@@ -165,8 +166,9 @@ main_run(struct server *srv)
         return 1;
     }
     log_event(LOG_INFO, "main", "listening",
-              "listen=%s port=%d db=%s threads=%d version=%s", srv->cfg->listen,
-              srv->port, log_quote(srv->cfg->database, path, sizeof path),
+              "listen=%s port=%d db=%s threads=%d version=%s",
+              srv->cfg->listen, srv->port,
+              log_quote(srv->cfg->database, path, sizeof path),
               srv->cfg->limits.threads, LABGATE_VERSION);
     sig = main_wait_for_signal();
     log_event(LOG_INFO, "main", "stopping", "signal=%d", sig);
