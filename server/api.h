@@ -1,6 +1,7 @@
 /*
  * Request handlers, one file per resource: api_results.c for results,
- * api_health.c for health and readiness, api_metrics.c for metrics.  All share the route_handler signature.
+ * api_health.c for health and readiness, api_metrics.c for metrics.  All
+ * share the route_handler signature.
  */
 #ifndef LABGATE_API_H
 #define LABGATE_API_H
