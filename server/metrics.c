@@ -314,6 +314,8 @@ metrics_render_requests(const struct metrics *m, struct buf *out)
                 continue;
             buf_reset(&labels);
             metrics_route_labels(m, r, &labels);
+            if (labels.data == NULL)
+                continue;
             buf_printf(out,
                        "labgate_http_requests_total{%s,status=\"%d\"} "
                        "%llu\n",

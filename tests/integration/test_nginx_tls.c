@@ -50,6 +50,13 @@ struct env {
 
 static struct env env;
 
+/* Debian's nginx, even when /usr/sbin is not on PATH (a non-root CI). */
+static const char *
+nginx_bin(void)
+{
+    return access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : "nginx";
+}
+
 static int
 free_port(void)
 {
@@ -144,8 +151,12 @@ temp_paths(char *out, size_t n)
     static const char *const mods[] = {"fastcgi", "uwsgi", "scgi"};
     char version[8192] = "", flag[64];
     const char *dir = env.lab.dir;
-    FILE *p = popen("nginx -V 2>&1", "r");
+    char cmd[64];
+    FILE *p;
     size_t len = 0, k;
+
+    snprintf(cmd, sizeof cmd, "%s -V 2>&1", nginx_bin());
+    p = popen(cmd, "r");
 
     if (p != NULL) {
         len = fread(version, 1, sizeof version - 1, p);
@@ -234,7 +245,7 @@ start_nginx(void)
         fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
-        execlp("nginx", "nginx", "-p", prefix, "-c", conf, "-e", elog,
+        execlp(nginx_bin(), "nginx", "-p", prefix, "-c", conf, "-e", elog,
                (char *)NULL);
         _exit(127);
     }
