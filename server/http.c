@@ -432,6 +432,7 @@ http_civetweb_error(struct mg_connection *conn, int status,
                  status, http_reason(status), n);
     mg_write(conn, head, (size_t)m);
     mg_write(conn, body, (size_t)n);
+    metrics_request(mg_get_user_data(mg_get_context(conn)), NULL, status, -1);
     log_event(LOG_INFO, "http", "refused", "status=%d reason=%s", status,
               log_quote(errmsg, msg, sizeof msg));
     return 0;

@@ -153,9 +153,8 @@ metrics_request(struct server *srv, const struct route *route, int status,
         status < METRICS_STATUS_MIN + METRICS_STATUS_SLOTS)
         metrics_inc(&m->requests[r * METRICS_STATUS_SLOTS + status -
                                  METRICS_STATUS_MIN]);
-    if (ns < 0)
-        ns = 0;
-    metrics_hist_observe(&m->latency[r], (double)ns / 1e9, (uint64_t)ns);
+    if (ns >= 0)
+        metrics_hist_observe(&m->latency[r], (double)ns / 1e9, (uint64_t)ns);
 }
 
 /* Copy reason into out as a label-safe word. */

@@ -34,7 +34,9 @@ void metrics_free(struct metrics *m);
 /*
  * One answered request: route is the matched entry of route_table or NULL
  * when nothing matched, status the HTTP status sent, ns the time from
- * the request line to the response being written.
+ * the request line to the response being written, or negative when
+ * unknown (requests CivetWeb refused itself), which counts the request
+ * but adds nothing to the latency histogram.
  */
 void metrics_request(struct server *srv, const struct route *route, int status,
                      int64_t ns);

@@ -209,3 +209,80 @@ Test(observe, readyz_refuses_a_read_only_database)
     snprintf(cmd, sizeof cmd, "chmod 0644 '%s'", srv.db);
     cr_assert_eq(system(cmd), 0);
 }
+
+Test(observe, refused_requests_are_counted_without_latency)
+{
+    static char big[20000];
+    const char *hdr[] = {big, NULL};
+    struct tresp r;
+    char url[128], series[160];
+    long status;
+
+    /* CivetWeb refuses this itself (400 today, 431 once it can tell). */
+    memcpy(big, "X-Big: ", 7);
+    memset(big + 7, 'a', sizeof big - 8);
+    snprintf(url, sizeof url, "%s/healthz", srv.base);
+    cr_assert_eq(thttp("GET", url, hdr, NULL, 0, &r), 0);
+    status = r.status;
+    cr_assert(status == 400 || status == 431, "%ld %s", status, r.body);
+    tresp_free(&r);
+    cr_assert_eq(thttp_get(&srv, "/metrics", &r), 0);
+    snprintf(series, sizeof series,
+             "labgate_http_requests_total{method=\"\",route=\"unmatched\","
+             "status=\"%ld\"}",
+             status);
+    cr_assert_eq(sample(r.body, series), 1);
+    cr_assert_eq(sample(r.body, "labgate_http_request_duration_seconds_count"
+                                "{method=\"\",route=\"unmatched\"}"),
+                 0);
+    tresp_free(&r);
+}
+
+/*
+ * The exposition read by the Prometheus project's own Python parser
+ * (python3-prometheus-client), which also checks every histogram.
+ */
+Test(observe, official_parser_reads_the_exposition)
+{
+    static const char *const families[] = {
+        "labgate_http_requests counter",
+        "labgate_http_request_duration_seconds histogram",
+        "labgate_auth_failures counter",
+        "labgate_store_commits counter",
+        "labgate_store_commit_duration_seconds histogram",
+        "labgate_store_commit_batch_rows histogram",
+        "labgate_jwks_fetches counter",
+        "labgate_jwks_fetch_failures counter",
+        "labgate_sts_credentials_issued counter",
+        "labgate_watchers gauge",
+        "labgate_build_info gauge",
+        "labgate_start_time_seconds gauge"};
+    char path[600], cmd[1400], out[8192] = "\n";
+    struct tresp r;
+    FILE *p;
+    size_t n;
+
+    cr_assert_eq(thttp_post_json(&srv, "/lab/results",
+                                 "{\"status\":\"pass\",\"suite\":\"p\"}", &r),
+                 0);
+    tresp_free(&r);
+    cr_assert_eq(thttp_get(&srv, "/metrics", &r), 0);
+    snprintf(path, sizeof path, "%s/metrics.txt", srv.dir);
+    cr_assert_eq(tsupport_write_file(path, r.body), 0);
+    tresp_free(&r);
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 " LABGATE_SOURCE_DIR
+             "/tests/support/parse_metrics.py '%s' 2>&1",
+             path);
+    p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    n = fread(out + 1, 1, sizeof out - 2, p);
+    out[n + 1] = '\0';
+    cr_assert_eq(pclose(p), 0, "parser refused the exposition: %s", out);
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "\n%s ", families[i]);
+        cr_assert(strstr(out, want) != NULL, "family '%s' missing from:%s",
+                  families[i], out);
+    }
+}
