@@ -113,6 +113,16 @@ if command -v systemd-analyze >/dev/null 2>&1; then
         cat "$work/verify.log" >&2
         fail "systemd-analyze verify found problems in $unit"
     fi
+    # The sandboxing, scored by systemd: 0 is fully locked down, 10 is
+    # none at all; up to 2 is what systemd calls "OK".
+    systemd-analyze security --offline=true --no-pager "$unit" \
+        >"$work/security.log" 2>&1 || true
+    level=$(sed -n 's/.*Overall exposure level for labgate.service: \([0-9.]*\).*/\1/p' \
+        "$work/security.log")
+    [ -n "$level" ] || { cat "$work/security.log" >&2; fail "no exposure level"; }
+    awk -v l="$level" 'BEGIN { exit !(l <= 2.0) }' ||
+        fail "exposure level $level of $unit is above 2.0"
+    echo "systemd exposure level: $level"
 fi
 
 # The unit's ExecStart, split into words (it has no quoting).
