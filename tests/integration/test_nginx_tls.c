@@ -613,6 +613,57 @@ Test(nginx_tls, plain_http_redirects_and_metrics_stay_private)
     tresp_free(&r);
 }
 
+/* GET /healthz with the TLS versions limited to [min, max]. */
+static CURLcode
+get_with_tls(long min, long max, long *status)
+{
+    struct curl_slist *resolve;
+    char rs[128], url[256];
+    struct tresp r;
+    CURL *c = curl_easy_init();
+    CURLcode rc;
+
+    memset(&r, 0, sizeof r);
+    snprintf(rs, sizeof rs, HOSTNAME ":%d:127.0.0.1", env.https_port);
+    resolve = curl_slist_append(NULL, rs);
+    url_for(url, sizeof url, "/healthz");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
+    curl_easy_setopt(c, CURLOPT_CAINFO, env.cert);
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, min | max);
+    /* Let the client offer old versions, so that nginx is what refuses. */
+    curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    *status = 0;
+    rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    free(r.body);
+    curl_slist_free_all(resolve);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+Test(nginx_tls, tls_1_2_and_1_3_only)
+{
+    long status;
+
+    cr_assert_eq(get_with_tls(CURL_SSLVERSION_TLSv1_2,
+                              CURL_SSLVERSION_MAX_TLSv1_2, &status),
+                 CURLE_OK);
+    cr_assert_eq(status, 200);
+    cr_assert_eq(get_with_tls(CURL_SSLVERSION_TLSv1_3,
+                              CURL_SSLVERSION_MAX_TLSv1_3, &status),
+                 CURLE_OK);
+    cr_assert_eq(status, 200);
+    cr_assert_neq(get_with_tls(CURL_SSLVERSION_TLSv1_0,
+                               CURL_SSLVERSION_MAX_TLSv1_1, &status),
+                  CURLE_OK, "a TLS 1.0/1.1 handshake succeeded");
+}
+
 /* base64url without padding of n bytes. */
 static void
 b64url(const unsigned char *in, size_t n, char *out, size_t on)
