@@ -3,7 +3,8 @@
  * file and command-line overrides, in that order.
  *
  * The file is one JSON object.  Its required keys are "listen",
- * "database", "jwt" and "iam"; "log_level" and "limits" are optional.
+ * "database", "jwt" and "iam"; "log_level", "limits" and
+ * "trusted_proxies" are optional.
  * Every key is checked: an unknown key, a wrong type or a bad value is an
  * error naming the key (for example "limits.threads").  The "jwt" and "iam"
  * objects are kept as parsed JSON and validated by the modules that own
@@ -16,6 +17,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "cidr.h"
 #include "err.h"
 #include "log.h"
 
@@ -43,6 +45,9 @@ struct config {
     struct config_limits limits;
     json_t *jwt; /* the "jwt" object; never NULL after config_init */
     json_t *iam; /* the "iam" object; never NULL after config_init */
+    /* Peers whose X-Forwarded-For is believed; empty by default. */
+    struct cidr *trusted_proxies;
+    size_t trusted_proxy_count;
 };
 
 /* Fill cfg with the built-in defaults. Returns 0 or ERR_NOMEM. */
