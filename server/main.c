@@ -15,9 +15,11 @@
 #include <string.h>
 
 #include "auth.h"
+#include "backup.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "server.h"
 #include "store.h"
@@ -31,6 +33,7 @@ main_usage(FILE *f)
     fprintf(f,
             "usage: labgate-server [--config FILE] [--listen HOST:PORT] "
             "[--db PATH]\n"
+            "       labgate-server backup [--config FILE] [--db PATH] FILE\n"
             "       labgate-server --help | --version\n"
             "\n"
             "Stores CI results posted over HTTP in SQLite.\n"
@@ -45,7 +48,7 @@ main_usage(FILE *f)
             "Routes: POST /lab/results (open), POST /lab/results-secure "
             "(OIDC JWT),\n"
             "POST /lab/results-ci (AWS SigV4), GET /lab/results, "
-            "GET /lab/results/ID,\nGET /healthz.\n",
+            "GET /lab/results/ID,\nGET /healthz, GET /readyz, GET /metrics.\n",
             CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATABASE);
 }
 
@@ -158,6 +161,7 @@ main_run(struct server *srv)
         return 1;
     }
     auth_attach_store(srv, srv->store);
+    store_set_commit_hook(srv->store, metrics_store_commit, srv->metrics);
     if (http_start(srv, &err) != 0) {
         fprintf(stderr, "labgate-server: %s\n", err.msg);
         auth_attach_store(srv, NULL);
@@ -188,12 +192,14 @@ main(int argc, char **argv)
     struct err err = {0, ""};
     int rc;
 
+    /* Subcommands come first and have flags of their own. */
+    if (argc > 1 && strcmp(argv[1], "backup") == 0)
+        return backup_main(argc - 1, argv + 1);
     rc = main_parse_args(argc, argv, &args);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
     if (main_configure(&cfg, &args, &err) != 0) {
-        fprintf(stderr, "labgate-server: configuration error: %s\n",
-                err.msg);
+        fprintf(stderr, "labgate-server: configuration error: %s\n", err.msg);
         config_free(&cfg);
         return MAIN_EXIT_USAGE;
     }
@@ -211,10 +217,18 @@ main(int argc, char **argv)
         config_free(&cfg);
         return MAIN_EXIT_USAGE;
     }
+    if (metrics_create(&srv.metrics, &err) != 0) {
+        fprintf(stderr, "labgate-server: %s\n", err.msg);
+        ratelimit_free(srv.ratelimit);
+        auth_shutdown(&srv);
+        config_free(&cfg);
+        return 1;
+    }
     main_block_signals();
     rc = main_run(&srv);
     ratelimit_free(srv.ratelimit);
     auth_shutdown(&srv);
+    metrics_free(srv.metrics);
     config_free(&cfg);
     return rc;
 }

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_migrations.h"
+#include "timefmt.h"
 
 #include "store_internal.h"
 
@@ -201,9 +202,10 @@ store_insert_row(struct store *s, struct result *r, struct err *err)
 
 /*
  * Commit the entries in batch (pointers taken off the queue) in one
- * transaction, leaving each entry's outcome in it.
+ * transaction, leaving each entry's outcome in it.  Returns the rows
+ * committed, or -1 when the whole batch was rolled back.
  */
-static void
+static int
 store_write_batch(struct store *s, struct store_pending **batch, int n)
 {
     struct err e = {0, ""};
@@ -230,7 +232,7 @@ store_write_batch(struct store *s, struct store_pending **batch, int n)
     if (store_exec(s->wdb, "COMMIT", &e) != 0)
         goto rollback;
     log_event(LOG_DEBUG, "store", "commit", "rows=%d batch=%d", ok, n);
-    return;
+    return ok;
 rollback:
     sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
 fail:
@@ -241,6 +243,7 @@ fail:
         snprintf(batch[i]->msg, sizeof batch[i]->msg, "%s", e.msg);
         batch[i]->r->id = 0;
     }
+    return -1;
 }
 
 static void *
@@ -248,7 +251,10 @@ store_writer_main(void *arg)
 {
     struct store *s = arg;
     struct store_pending **batch;
-    int n;
+    void (*hook)(void *, int, int64_t, int);
+    void *hook_arg;
+    int64_t t0;
+    int n, rows;
 
     batch = calloc((size_t)s->batch_max, sizeof *batch);
     pthread_mutex_lock(&s->lock);
@@ -264,8 +270,14 @@ store_writer_main(void *arg)
         }
         if (s->head == NULL)
             s->tail = NULL;
+        hook = s->on_commit;
+        hook_arg = s->on_commit_arg;
         pthread_mutex_unlock(&s->lock);
-        store_write_batch(s, batch, n);
+        t0 = timefmt_mono_ns();
+        rows = store_write_batch(s, batch, n);
+        if (hook != NULL)
+            hook(hook_arg, rows < 0 ? 0 : rows, timefmt_mono_ns() - t0,
+                 rows >= 0);
         pthread_mutex_lock(&s->lock);
         for (int i = 0; i < n; i++) {
             batch[i]->done = 1;

@@ -117,6 +117,26 @@ int store_jwks_get(struct store *s, const char *issuer, char **body,
                    int64_t *fetched_ms, struct err *err);
 
 /*
+ * Check the database can take a write now without writing anything: a
+ * fresh read-write connection (never creating the file) must not be
+ * read-only, must get the write lock (BEGIN IMMEDIATE, waiting at most
+ * wait_ms for the writer) and roll it back, and the writer's queue must
+ * have room.  Returns 0, or ERR_IO / ERR_BUSY with the reason in err.
+ */
+int store_check_writable(struct store *s, int wait_ms, struct err *err);
+
+/*
+ * Have the writer thread call fn(arg, rows, ns, ok) after each group
+ * commit: rows committed, nanoseconds from BEGIN to the end of COMMIT,
+ * ok zero when the batch was rolled back.  fn must be quick and never
+ * block; it replaces any earlier hook (NULL removes it).
+ */
+void store_set_commit_hook(struct store *s,
+                           void (*fn)(void *arg, int rows, int64_t ns,
+                                      int ok),
+                           void *arg);
+
+/*
  * Stop taking writes, commit what is queued, stop the writer and close
  * every connection.  s may be NULL.
  */

@@ -28,6 +28,8 @@ struct store {
     char *path;
     int batch_max;
     int queue_max;
+    void (*on_commit)(void *arg, int rows, int64_t ns, int ok);
+    void *on_commit_arg;
 
     pthread_mutex_t lock;
     pthread_cond_t work; /* signalled when the queue gains an entry */

@@ -46,6 +46,7 @@ config_free(struct config *cfg)
     json_decref(cfg->jwt);
     json_decref(cfg->iam);
     json_decref(cfg->rate_limits);
+    free(cfg->trusted_proxies);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -202,6 +203,39 @@ config_string(json_t *v, const char *key, struct err *err)
     return 0;
 }
 
+/* "trusted_proxies": an array of IP addresses or CIDR blocks. */
+static int
+config_trusted_proxies(struct config *cfg, json_t *v, struct err *err)
+{
+    size_t n = json_is_array(v) ? json_array_size(v) : 0;
+    struct cidr *list;
+    json_t *item;
+    size_t i;
+
+    if (!json_is_array(v))
+        return err_set(err, ERR_INVALID,
+                       "trusted_proxies: expected an array of IP "
+                       "addresses or CIDR blocks");
+    list = calloc(n ? n : 1, sizeof *list);
+    if (list == NULL)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item) ||
+            cidr_parse(json_string_value(item), &list[i]) != 0) {
+            free(list);
+            return err_set(err, ERR_INVALID,
+                           "trusted_proxies[%zu]: expected an IP address "
+                           "or CIDR block such as 10.0.0.0/8 (host bits "
+                           "zero)",
+                           i);
+        }
+    }
+    free(cfg->trusted_proxies);
+    cfg->trusted_proxies = list;
+    cfg->trusted_proxy_count = n;
+    return 0;
+}
+
 int
 config_apply(struct config *cfg, json_t *root, struct err *err)
 {
@@ -242,6 +276,8 @@ config_apply(struct config *cfg, json_t *root, struct err *err)
             rc = config_section(&cfg->iam, v, key, err);
         } else if (strcmp(key, "rate_limits") == 0) {
             rc = config_section(&cfg->rate_limits, v, key, err);
+        } else if (strcmp(key, "trusted_proxies") == 0) {
+            rc = config_trusted_proxies(cfg, v, err);
         } else {
             rc = err_set(err, ERR_INVALID, "%.64s: unknown key", key);
         }

@@ -3,8 +3,8 @@
  * file and command-line overrides, in that order.
  *
  * The file is one JSON object.  Its required keys are "listen",
- * "database", "jwt" and "iam"; "log_level", "limits" and "rate_limits"
- * (validated by server/ratelimit.c) are optional.
+ * "database", "jwt" and "iam"; "log_level", "limits", "trusted_proxies"
+ * and "rate_limits" (validated by server/ratelimit.c) are optional.
  * Every key is checked: an unknown key, a wrong type or a bad value is an
  * error naming the key (for example "limits.threads").  The "jwt" and "iam"
  * objects are kept as parsed JSON and validated by the modules that own
@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "cidr.h"
 #include "err.h"
 #include "log.h"
 
@@ -47,6 +48,9 @@ struct config {
     json_t *jwt; /* the "jwt" object; never NULL after config_init */
     json_t *iam; /* the "iam" object; never NULL after config_init */
     json_t *rate_limits; /* "rate_limits"; never NULL after config_init */
+    /* Peers whose X-Forwarded-For is believed; empty by default. */
+    struct cidr *trusted_proxies;
+    size_t trusted_proxy_count;
 };
 
 /* Fill cfg with the built-in defaults. Returns 0 or ERR_NOMEM. */

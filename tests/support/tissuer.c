@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tissuer.h"
 
@@ -43,6 +44,8 @@ struct tissuer {
     int nkeys;
     long max_age;
     int status;
+    long delay_ms; /* wait before answering; 0 answers at once */
+    int garbage;   /* answer 200 with a body that is not a key set */
     int jwks_requests;
     int discovery_requests;
 };
@@ -183,6 +186,28 @@ tissuer_reply(struct mg_connection *c, int status, long max_age,
               status, status == 200 ? "OK" : "Error", cc, strlen(body), body);
 }
 
+/*
+ * Sleep while a delay is set, in short steps, so that clearing the delay
+ * (or stopping the issuer) releases a waiting handler at once.
+ */
+static void
+tissuer_wait(struct tissuer *ti)
+{
+    long left;
+
+    pthread_mutex_lock(&ti->lock);
+    left = ti->delay_ms;
+    pthread_mutex_unlock(&ti->lock);
+    while (left > 0) {
+        usleep(20000);
+        left -= 20;
+        pthread_mutex_lock(&ti->lock);
+        if (ti->delay_ms == 0)
+            left = 0;
+        pthread_mutex_unlock(&ti->lock);
+    }
+}
+
 static int
 tissuer_request(struct mg_connection *c)
 {
@@ -190,11 +215,13 @@ tissuer_request(struct mg_connection *c)
     struct tissuer *ti = mg_get_user_data(mg_get_context(c));
     char *body = NULL;
     long max_age;
-    int status;
+    int status, garbage;
 
+    tissuer_wait(ti);
     pthread_mutex_lock(&ti->lock);
     max_age = ti->max_age;
     status = ti->status;
+    garbage = ti->garbage;
     if (strcmp(ri->local_uri, "/.well-known/jwks") == 0) {
         ti->jwks_requests++;
         body = tissuer_jwks_text(ti);
@@ -211,6 +238,8 @@ tissuer_request(struct mg_connection *c)
         tissuer_reply(c, 404, -1, "{\"message\":\"Not Found\"}");
     else if (status != 200)
         tissuer_reply(c, status, -1, "{\"message\":\"unavailable\"}");
+    else if (garbage)
+        tissuer_reply(c, 200, max_age, "<html>not a key set{\"keys\":[");
     else
         tissuer_reply(c, 200, max_age, body);
     free(body);
@@ -258,6 +287,7 @@ tissuer_free(struct tissuer *ti)
 {
     if (ti == NULL)
         return;
+    tissuer_set_delay(ti, 0);
     if (ti->mg != NULL)
         mg_stop(ti->mg);
     mg_exit_library();
@@ -326,6 +356,22 @@ tissuer_set_max_age(struct tissuer *ti, long seconds)
 {
     pthread_mutex_lock(&ti->lock);
     ti->max_age = seconds;
+    pthread_mutex_unlock(&ti->lock);
+}
+
+void
+tissuer_set_delay(struct tissuer *ti, long ms)
+{
+    pthread_mutex_lock(&ti->lock);
+    ti->delay_ms = ms;
+    pthread_mutex_unlock(&ti->lock);
+}
+
+void
+tissuer_set_garbage(struct tissuer *ti, int on)
+{
+    pthread_mutex_lock(&ti->lock);
+    ti->garbage = on;
     pthread_mutex_unlock(&ti->lock);
 }
 

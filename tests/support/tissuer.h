@@ -60,6 +60,18 @@ void tissuer_set_max_age(struct tissuer *ti, long seconds);
  */
 void tissuer_set_status(struct tissuer *ti, int status);
 
+/*
+ * Wait ms milliseconds before answering any request (0: answer at once);
+ * clearing the delay releases requests already waiting.
+ */
+void tissuer_set_delay(struct tissuer *ti, long ms);
+
+/*
+ * Answer both documents 200 with a body that is not JSON (on = 1), as a
+ * broken proxy or a misconfigured issuer would; 0 restores them.
+ */
+void tissuer_set_garbage(struct tissuer *ti, int on);
+
 /* Stop listening (connections are refused) / listen again, same port. */
 void tissuer_down(struct tissuer *ti);
 void tissuer_up(struct tissuer *ti);
