@@ -1,7 +1,8 @@
 /*
  * Durability: kill -9 the server in the middle of a burst of concurrent
  * posts, restart it on the same database, and check that every result
- * that was answered 201 is there, intact.
+ * that was answered 201 is there, intact.  Run on the open route and on
+ * the JWT route (tokens from a test issuer, each poster reusing one).
  */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tissuer.h"
 #include "tsupport.h"
 
 #define POSTERS 8
@@ -29,6 +31,8 @@ static struct tsrv srv;
 static struct ack *acks;
 static atomic_int nacks;
 static atomic_int stop;
+static const char *route = "/lab/results"; /* the route posted to */
+static char *auth_header;                  /* "Authorization: ...", or NULL */
 
 static size_t
 sink(char *p, size_t size, size_t nmemb, void *arg)
@@ -57,11 +61,13 @@ poster(void *arg)
     } out;
     struct curl_slist *hdr =
         curl_slist_append(NULL, "Content-Type: application/json");
+    if (auth_header != NULL)
+        hdr = curl_slist_append(hdr, auth_header);
     CURL *c = curl_easy_init();
     char url[128], body[256], suite[32];
     long code;
 
-    snprintf(url, sizeof url, "%s/lab/results", srv.base);
+    snprintf(url, sizeof url, "%s%s", srv.base, route);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
@@ -95,16 +101,17 @@ poster(void *arg)
     return NULL;
 }
 
-Test(durability, kill_9_mid_burst_loses_no_acknowledged_result,
-     .timeout = 120)
+/* With srv started: post from POSTERS threads, kill -9, check acks. */
+static void
+kill_9_mid_burst(void)
 {
     pthread_t t[POSTERS];
     struct tresp r;
     int n, missing = 0;
 
     acks = calloc(MAX_ACKS, sizeof *acks);
-    tsrv_init(&srv);
-    cr_assert_eq(tsrv_start(&srv, NULL), 0);
+    atomic_store(&nacks, 0);
+    atomic_store(&stop, 0);
     for (long i = 0; i < POSTERS; i++)
         pthread_create(&t[i], NULL, poster, (void *)i);
     while (atomic_load(&nacks) < 500)
@@ -134,6 +141,7 @@ Test(durability, kill_9_mid_burst_loses_no_acknowledged_result,
                          acks[i].suite);
         cr_assert_str_eq(json_string_value(json_object_get(j, "status")),
                          statuses[acks[i].status]);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "route")), route);
         json_decref(j);
         tresp_free(&r);
     }
@@ -142,4 +150,38 @@ Test(durability, kill_9_mid_burst_loses_no_acknowledged_result,
     cr_assert_eq(tsrv_stop(&srv), 0);
     tsrv_cleanup(&srv);
     free(acks);
+}
+
+Test(durability, kill_9_mid_burst_loses_no_acknowledged_result, .timeout = 120)
+{
+    tsrv_init(&srv);
+    cr_assert_eq(tsrv_start(&srv, NULL), 0);
+    kill_9_mid_burst();
+}
+
+Test(durability, kill_9_mid_burst_on_the_jwt_route, .timeout = 120)
+{
+    struct tissuer *ti = tissuer_start();
+    char cfg[1024], *claims, *tok;
+
+    tsrv_init(&srv);
+    snprintf(cfg, sizeof cfg,
+             "{\"listen\":\"127.0.0.1:0\",\"database\":\"unused.db\","
+             "\"iam\":{},\"jwt\":{\"issuers\":[{\"issuer\":\"%s\","
+             "\"audiences\":[\"lab-api\"],\"allow_insecure_http\":true}]}}",
+             tissuer_url(ti));
+    snprintf(srv.config, sizeof srv.config, "%s/labgate.json", srv.dir);
+    cr_assert_eq(tsupport_write_file(srv.config, cfg), 0);
+    cr_assert_eq(tsrv_start(&srv, NULL), 0);
+    claims = tissuer_github_claims(ti, "\"lab-api\"", 600, NULL);
+    tok = tissuer_token(ti, TISSUER_KID_RSA, claims);
+    auth_header = malloc(strlen(tok) + 32);
+    sprintf(auth_header, "Authorization: Bearer %s", tok);
+    route = "/lab/results-secure";
+    kill_9_mid_burst();
+    free(auth_header);
+    auth_header = NULL;
+    free(tok);
+    free(claims);
+    tissuer_free(ti);
 }
