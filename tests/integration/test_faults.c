@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,4 +420,75 @@ Test(faults, jwks_down_keeps_cached_key_posts_fast)
 Test(faults, jwks_garbage_keeps_cached_key_posts_fast)
 {
     cached_keys_survive(ISSUER_GARBAGE);
+}
+
+/* Run a shell command built printf-style; returns system()'s status. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+sh(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+/*
+ * A read-only database, the way it happens in production: the kernel
+ * turns an ext4 filesystem read-only under a running server after an
+ * error (errors=remount-ro).  A tmpfs cannot be remounted read-only while
+ * SQLite holds the file open for writing (the kernel answers EBUSY), so
+ * the test uses a small ext4 image on a loop device and the kernel's own
+ * error trigger.  Such a filesystem needs fsck and a fresh mount before
+ * it takes writes again, so recovery here is an operator's restart.
+ */
+Test(faults, read_only_filesystem_gives_503_and_loses_nothing)
+{
+    char img[TSUPPORT_PATH_MAX], msg[512], dev[64] = "", trig[128];
+    FILE *f;
+
+    snprintf(img, sizeof img, "%s/fs.img", srv.dir);
+    snprintf(mnt, sizeof mnt, "%s/fs", srv.dir);
+    cr_assert_eq(mkdir(mnt, 0700), 0);
+    if (geteuid() != 0 ||
+        sh("truncate -s 32M '%s' && mkfs.ext4 -q -F '%s' >/dev/null 2>&1", img,
+           img) != 0 ||
+        sh("mount -o loop,errors=remount-ro '%s' '%s' 2>/dev/null", img, mnt) !=
+            0) {
+        rmdir(mnt);
+        mnt[0] = '\0';
+        cr_skip("cannot mount an ext4 image on a loop device here (needs "
+                "root and loop devices)");
+    }
+    snprintf(trig, sizeof trig, "findmnt -n -o SOURCE '%s'", mnt);
+    f = popen(trig, "r");
+    cr_assert(f != NULL && fgets(dev, sizeof dev, f) != NULL);
+    pclose(f);
+    dev[strcspn(dev, "\n")] = '\0';
+    snprintf(trig, sizeof trig, "/sys/fs/ext4/%s/trigger_fs_error",
+             strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev);
+    if (access(trig, W_OK) != 0)
+        cr_skip("this kernel has no %s", trig);
+    snprintf(srv.db, sizeof srv.db, "%s/labgate.db", mnt);
+    start_server(",\"jwt\":{}");
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(post("before", 100, NULL, 0), 201);
+    cr_assert_eq(sh("echo 1 > '%s'", trig), 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(post("readonly", 100, msg, sizeof msg), 503, "%s", msg);
+        cr_assert(strncmp(msg, "{\"message\":\"result not stored: ", 31) == 0,
+                  "%s", msg);
+    }
+    tsrv_kill9(&srv);
+    /* What an operator does: unmount, check, mount again, restart. */
+    cr_assert_eq(sh("umount '%s'", mnt), 0);
+    sh("e2fsck -fy '%s' >/dev/null 2>&1", img);
+    cr_assert_eq(sh("mount -o loop '%s' '%s'", img, mnt), 0);
+    expect_all_acked_stored(20);
+    start_server(",\"jwt\":{}");
+    expect_recovery_then_durable();
 }
