@@ -29,15 +29,15 @@
 #include "store_internal.h"
 
 const char *const store_filter_names[STORE_BY_COUNT] = {
-    "suite",         "principal",   "repository", "owner",
-    "subject",       "issuer",      "principal_arn", "access_key_id",
-    "source_addr",   "caller_arn",  "account",    "session_name"};
+    "suite",       "principal",     "repository",    "owner",
+    "subject",     "issuer",        "principal_arn", "access_key_id",
+    "source_addr", "caller_arn",    "account",       "session_name"};
 
 /* The column behind each filter; the identity columns share their names. */
 static const char *const store_filter_columns[STORE_BY_COUNT] = {
-    "suite",         "principal",   "repository", "owner",
-    "subject",       "issuer",      "principal_arn", "access_key_id",
-    "source_addr",   "caller_arn",  "account",    "session_name"};
+    "suite",       "principal",     "repository",    "owner",
+    "subject",     "issuer",        "principal_arn", "access_key_id",
+    "source_addr", "caller_arn",    "account",       "session_name"};
 
 int
 store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err)

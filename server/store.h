@@ -184,8 +184,8 @@ int store_audit_db_meta(struct store_audit_db *h, struct store_audit_meta *m,
 /*
  * Call fn for every row in range, in id order, inside one read
  * transaction (the one store_audit_db_meta began, if it was called, so
- * the rows match the metadata it returned).  Returns 0 (also when fn stopped early), fn's negative
- * code, or ERR_IO.
+ * the rows match the metadata it returned).  Returns 0 (also when fn
+ * stopped early), fn's negative code, or ERR_IO.
  */
 int store_audit_db_scan(struct store_audit_db *h,
                         const struct store_audit_range *range,
