@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "config.h"
 #include "http.h"
@@ -30,6 +31,8 @@ main_usage(FILE *f)
     fprintf(f,
             "usage: labgate-server [--config FILE] [--listen HOST:PORT] "
             "[--db PATH]\n"
+            "       labgate-server audit verify|export [...] (see "
+            "audit --help)\n"
             "       labgate-server --help | --version\n"
             "\n"
             "Stores CI results posted over HTTP in SQLite.\n"
@@ -152,6 +155,8 @@ main_run(struct server *srv)
     so.batch_max = srv->cfg->limits.batch_max;
     so.queue_max = srv->cfg->limits.queue_max;
     so.readers = 8;
+    so.key_file = srv->cfg->audit.key_file;
+    so.retention_days = srv->cfg->audit.retention_days;
     if (store_open(&srv->store, &so, &err) != 0) {
         fprintf(stderr, "labgate-server: %s\n", err.msg);
         return 1;
@@ -184,6 +189,9 @@ main(int argc, char **argv)
     struct err err = {0, ""};
     int rc;
 
+    /* Subcommands take their own flags. */
+    if (argc >= 2 && strcmp(argv[1], "audit") == 0)
+        return audit_main(argc - 1, argv + 1);
     rc = main_parse_args(argc, argv, &args);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
