@@ -4,7 +4,9 @@
  * The key file holds 64 hex digits (32 random bytes) and a newline.  It
  * is created with O_EXCL and mode 0600 and refused later when its mode
  * lets anyone but the owner in, because a key others can read protects
- * nothing.  The key is never logged or put in an error message; only its
+ * nothing.  A symbolic link is followed when reading (secret stores
+ * mount keys that way) and the permissions checked are the target's.
+ * The key is never logged or put in an error message; only its
  * id (a MAC of a fixed label, so it reveals nothing about the key) is.
  *
  * struct audit_mac keeps one OpenSSL EVP_MAC context keyed once and
@@ -198,13 +200,13 @@ audit_chain_key_load(const char *path, int create, struct audit_key *out,
     memset(out, 0, sizeof *out);
     if (created != NULL)
         *created = 0;
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT && create) {
         if (audit_chain_key_create(path, err) != 0)
             return err->code;
         if (created != NULL)
             *created = 1;
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
     }
     if (fd < 0) {
         if (errno == ENOENT)
