@@ -697,7 +697,8 @@ store_audit_prune(struct store *s, int64_t cutoff_ms, int64_t *pruned,
     *pruned = 0;
     pthread_mutex_lock(&a->plock);
     if (a->pdb == NULL &&
-        store_connect(s->path, SQLITE_OPEN_READWRITE, &a->pdb, err) != 0)
+        (store_connect(s->path, SQLITE_OPEN_READWRITE, &a->pdb, err) != 0 ||
+         store_exec(a->pdb, "PRAGMA synchronous = FULL", err) != 0))
         rc = err->code;
     if (rc == 0 && a->pmac == NULL)
         rc = audit_chain_mac_new(&a->key, &a->pmac, err);
