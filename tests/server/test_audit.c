@@ -735,3 +735,19 @@ Test(audit, export_honours_the_time_range)
     cr_assert(strstr(text, "\n{\"id\":5,") != NULL, "%s", text);
     free(text);
 }
+
+Test(audit, key_file_that_is_not_a_key_is_refused)
+{
+    struct err e = {0, ""};
+    char expect[ERR_MSG_MAX];
+
+    close_store();
+    unlink(dir.db);
+    cr_assert_eq(tsupport_write_file(keyfile, "not a key\n"), 0);
+    chmod(keyfile, 0600);
+    cr_assert_eq(open_store_with(NULL, 0, &st, &e), ERR_INVALID);
+    st = NULL;
+    snprintf(expect, sizeof expect,
+             "audit key %s: expected 64 hexadecimal digits", keyfile);
+    cr_assert_str_eq(e.msg, expect);
+}
