@@ -544,6 +544,7 @@ struct store_audit_cut {
     struct audit_mac *mac;
     unsigned char chain[AUDIT_CHAIN_LEN]; /* chain value of cut_id */
     int64_t cut_id;
+    int64_t base_id; /* the previous cut: rows up to here were pruned */
     int64_t rows;
     int64_t bad_id; /* first row that did not verify, or 0 */
 };
@@ -619,8 +620,11 @@ store_audit_checkpoint(sqlite3 *db, const struct store_audit_cut *c,
     if (audit_chain_label(c->mac, "checkpoint", c->cut_id, c->chain,
                           AUDIT_CHAIN_LEN, mac) != 0)
         return err_set(err, ERR_INTERNAL, "cannot compute the checkpoint");
-    snprintf(sql, sizeof sql, "DELETE FROM results WHERE id <= %lld",
-             (long long)c->cut_id);
+    /* Rows at or below the previous cut are not ours to delete: they
+     * were inserted after it, and verify must get to see them. */
+    snprintf(sql, sizeof sql,
+             "DELETE FROM results WHERE id > %lld AND id <= %lld",
+             (long long)c->base_id, (long long)c->cut_id);
     if (store_exec(db, sql, err) != 0)
         return err->code;
     rc = sqlite3_prepare_v2(db,
@@ -648,7 +652,7 @@ static int
 store_audit_prune_chunk(struct store_audit *a, int64_t cutoff_ms, int64_t *n,
                         struct err *err)
 {
-    struct store_audit_cut c = {a->pmac, {0}, 0, 0, 0};
+    struct store_audit_cut c = {a->pmac, {0}, 0, 0, 0, 0};
     struct store_audit_range range = {0, 0, 0, 0, STORE_AUDIT_CHUNK};
     char sql[128];
     int rc;
@@ -664,6 +668,7 @@ store_audit_prune_chunk(struct store_audit *a, int64_t cutoff_ms, int64_t *n,
     if (rc == 0)
         rc = store_audit_int(a->pdb, sql, &range.before_id, err);
     range.after_id = c.cut_id;
+    c.base_id = c.cut_id;
     if (rc == 0)
         rc = store_audit_walk(a->pdb, &range, store_audit_cut_row, &c, err);
     if (rc == ERR_INTERNAL)

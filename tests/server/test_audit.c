@@ -751,3 +751,25 @@ Test(audit, key_file_that_is_not_a_key_is_refused)
              "audit key %s: expected 64 hexadecimal digits", keyfile);
     cr_assert_str_eq(e.msg, expect);
 }
+
+Test(audit, row_forged_below_a_checkpoint_survives_pruning_and_is_named)
+{
+    struct err e = {0, ""};
+    int64_t pruned = 0;
+
+    put_aged(3, 0);
+    cr_assert_eq(store_audit_prune(st, NEW_MS, &pruned, &e), 0, "%s", e.msg);
+    put_aged(3, 2);
+    close_store();
+    shell("INSERT INTO results (id, received_ms, route, auth, suite, status, "
+          "payload, source_addr, request_id, chain) SELECT 2, received_ms, "
+          "route, auth, suite, status, payload, source_addr, request_id, "
+          "chain FROM results WHERE id = 4");
+    open_store();
+    cr_assert_eq(store_audit_prune(st, NEW_MS, &pruned, &e), 0, "%s", e.msg);
+    cr_assert_eq(pruned, 3);
+    close_store();
+    cr_assert_eq(count_rows("SELECT count(*) FROM results WHERE id = 2"), 1);
+    expect_broken(2, "row 2 was inserted: it is at or below the retention "
+                     "checkpoint at id 6");
+}
