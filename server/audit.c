@@ -137,6 +137,11 @@ audit_verify_row(void *arg, const struct audit_chain_row *r,
         return audit_fail(w, r->id,
                           "row %lld was inserted: it has no chain value",
                           (long long)r->id);
+    if (audit_chain_equal(chain, w->prev))
+        return audit_fail(w, r->id,
+                          "row %lld was inserted: it carries a copy of the "
+                          "previous row's chain value",
+                          (long long)r->id);
     if (r->id > w->rep->head_id)
         return audit_fail(w, r->id,
                           "row %lld was inserted: it comes after the last "

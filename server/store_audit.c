@@ -503,6 +503,28 @@ store_audit_advance(struct store *s, struct result *r,
 }
 
 int
+store_audit_id_taken(struct store *s, int64_t id)
+{
+    struct store_audit *a = s->audit;
+    struct err e = {0, ""};
+    char sql[96];
+    int64_t taken = 0, top = 0;
+
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM results WHERE id = %lld",
+             (long long)id);
+    if (store_audit_int(s->wdb, sql, &taken, &e) != 0 || taken == 0 ||
+        store_audit_int(s->wdb, "SELECT max(id) FROM results", &top, &e) != 0 ||
+        top < id)
+        return 0;
+    log_event(LOG_WARN, "store", "audit_id_taken",
+              "id=%lld next=%lld reason=\"a row labgate did not write "
+              "holds the id\"",
+              (long long)id, (long long)(top + 1));
+    a->next_id = top + 1;
+    return 1;
+}
+
+int
 store_audit_end(struct store *s, struct err *err)
 {
     struct store_audit *a = s->audit;

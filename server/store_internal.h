@@ -102,6 +102,13 @@ int store_audit_seal(struct store *s, struct result *r,
 void store_audit_advance(struct store *s, struct result *r,
                          const unsigned char *chain);
 
+/*
+ * After a constraint failure on inserting id: when a row with that id
+ * exists (one labgate did not write), move the next id past every stored
+ * row and return 1 so the insert is retried; otherwise return 0.
+ */
+int store_audit_id_taken(struct store *s, int64_t id);
+
 /* Record the new head inside the batch's transaction. */
 int store_audit_end(struct store *s, struct err *err);
 

@@ -773,3 +773,26 @@ Test(audit, row_forged_below_a_checkpoint_survives_pruning_and_is_named)
     expect_broken(2, "row 2 was inserted: it is at or below the retention "
                      "checkpoint at id 6");
 }
+
+Test(audit, row_forged_at_the_next_id_is_skipped_and_named)
+{
+    sqlite3 *db;
+
+    put_many(3);
+    /* While the store is open, take the id the writer will use next. */
+    cr_assert_eq(sqlite3_open(dir.db, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+                              "INSERT INTO results (id, received_ms, route, "
+                              "auth, suite, status, payload, source_addr, "
+                              "request_id, chain) SELECT 4, received_ms, "
+                              "route, auth, 'forged', status, payload, "
+                              "source_addr, request_id, chain FROM results "
+                              "WHERE id = 3",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    cr_assert_eq(put_full(RESULT_AUTH_NONE, "after", NEW_MS), 5);
+    close_store();
+    expect_broken(4, "row 4 was inserted: it carries a copy of the previous "
+                     "row's chain value");
+}
