@@ -447,3 +447,28 @@ Test(audit_cli, usage_errors_exit_2)
     cr_assert_str_eq(out, "labgate-server audit export: --since: expected an "
                           "ISO 8601 UTC time or epoch ms\n");
 }
+
+Test(audit_cli, configured_key_file_is_used_by_server_and_verify)
+{
+    char out[4096], key[600], cfg[1400];
+    const char *args[] = {"audit", "verify", "--config", srv.config, NULL};
+    struct stat sb;
+
+    snprintf(key, sizeof key, "%s/secret/audit.key", srv.dir);
+    snprintf(out, sizeof out, "%s/secret", srv.dir);
+    cr_assert_eq(mkdir(out, 0700), 0);
+    snprintf(srv.config, sizeof srv.config, "%s/c.json", srv.dir);
+    snprintf(cfg, sizeof cfg,
+             "{\"listen\":\"127.0.0.1:0\",\"database\":\"%s\",\"jwt\":{},"
+             "\"iam\":{},\"audit\":{\"key_file\":\"%s\"}}",
+             srv.db, key);
+    tsupport_write_file(srv.config, cfg);
+    post_open_results();
+    cr_assert_eq(stat(key, &sb), 0, "the configured key file was not made");
+    cr_assert_eq(sb.st_mode & 0777, 0600);
+    snprintf(out, sizeof out, "%s.key", srv.db);
+    cr_assert_neq(access(out, F_OK), 0, "a default key file was made too");
+    cr_assert_eq(tsrv_run_cli(args, out, sizeof out), 0, "%s", out);
+    cr_assert(strncmp(out, "audit verify: ok: 3 rows checked", 32) == 0, "%s",
+              out);
+}
