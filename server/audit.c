@@ -565,6 +565,7 @@ audit_cmd_verify(const struct audit_args *a, struct config *cfg,
     struct audit_report rep;
     struct err e = {0, ""};
     int64_t t0 = timefmt_mono_ns();
+    char ids[64] = "", from[64] = "the genesis value";
     double secs;
 
     if (a->since || a->until || a->format) {
@@ -582,12 +583,15 @@ audit_cmd_verify(const struct audit_args *a, struct config *cfg,
                rep.what, (long long)rep.rows);
         return AUDIT_EXIT_BROKEN;
     }
-    printf("audit verify: ok: %lld rows checked, ids %lld to %lld, "
-           "from %s %lld, key id %s, %.2f s\n",
-           (long long)rep.rows, (long long)(rep.rows ? rep.start_id + 1 : 0),
-           (long long)rep.last_id,
-           rep.start_id ? "checkpoint at id" : "genesis, head id",
-           (long long)(rep.start_id ? rep.start_id : rep.head_id), rep.key_id,
+    if (rep.rows > 0)
+        snprintf(ids, sizeof ids, " (ids %lld to %lld)",
+                 (long long)(rep.start_id + 1), (long long)rep.last_id);
+    if (rep.start_id > 0)
+        snprintf(from, sizeof from, "the checkpoint at id %lld",
+                 (long long)rep.start_id);
+    printf("audit verify: ok: %lld rows checked%s, from %s, head id %lld, "
+           "key id %s, %.2f s\n",
+           (long long)rep.rows, ids, from, (long long)rep.head_id, rep.key_id,
            secs);
     return 0;
 }

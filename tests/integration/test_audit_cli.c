@@ -127,6 +127,12 @@ put_identities(int64_t ms)
     store_close(st);
 }
 
+static void
+expect_prefix(const char *out, const char *prefix)
+{
+    cr_assert(strncmp(out, prefix, strlen(prefix)) == 0, "%s", out);
+}
+
 static int
 cli(char *out, size_t n, const char *a1, const char *a2, const char *a3,
     const char *a4)
@@ -271,11 +277,8 @@ Test(audit_cli, export_of_all_three_routes_round_trips_through_csv)
     json_decref(j);
     cr_assert_eq(cli(out, sizeof out, "verify", NULL, NULL, NULL), 0, "%s",
                  out);
-    cr_assert(strncmp(out,
-                      "audit verify: ok: 5 rows checked, ids 1 to 5, "
-                      "from genesis, head id 5, key id ",
-                      73) == 0,
-              "%s", out);
+    expect_prefix(out, "audit verify: ok: 5 rows checked (ids 1 to 5), from "
+                       "the genesis value, head id 5, key id ");
 }
 
 Test(audit_cli, verify_names_the_tampered_row_and_exits_1)
@@ -419,11 +422,8 @@ Test(audit_cli, retention_prunes_old_results_and_verify_still_passes)
     cr_assert_eq(tsrv_stop(&srv), 0);
     cr_assert_eq(cli(out, sizeof out, "verify", NULL, NULL, NULL), 0, "%s",
                  out);
-    cr_assert(strncmp(out,
-                      "audit verify: ok: 1 rows checked, ids 3 to 3, "
-                      "from checkpoint at id 2, key id ",
-                      77) == 0,
-              "%s", out);
+    expect_prefix(out, "audit verify: ok: 1 rows checked (ids 3 to 3), from "
+                       "the checkpoint at id 2, head id 3, key id ");
 }
 
 Test(audit_cli, usage_errors_exit_2)
@@ -469,6 +469,6 @@ Test(audit_cli, configured_key_file_is_used_by_server_and_verify)
     snprintf(out, sizeof out, "%s.key", srv.db);
     cr_assert_neq(access(out, F_OK), 0, "a default key file was made too");
     cr_assert_eq(tsrv_run_cli(args, out, sizeof out), 0, "%s", out);
-    cr_assert(strncmp(out, "audit verify: ok: 3 rows checked", 32) == 0, "%s",
-              out);
+    expect_prefix(out, "audit verify: ok: 3 rows checked (ids 1 to 3), from "
+                       "the genesis value, head id 3, key id ");
 }
