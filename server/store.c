@@ -625,7 +625,8 @@ store_open_writer(struct store *s, struct err *err)
     if (store_exec(s->wdb, "PRAGMA synchronous = FULL", err) != 0 ||
         store_exec(s->wdb, "PRAGMA foreign_keys = ON", err) != 0)
         return err->code;
-    if (store_migrate(s->wdb, s->path, err) != 0)
+    if (store_user_version(s->wdb, &s->opened_version, err) != 0 ||
+        store_migrate(s->wdb, s->path, err) != 0)
         return err->code;
     return store_prepare_insert(s, err);
 }

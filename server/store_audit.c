@@ -335,11 +335,13 @@ store_audit_create(struct store *s, const char *key_path, struct err *err)
                         "audit_checkpoints)",
                         &stray, err) != 0)
         return err->code;
-    if (stray)
+    /* Only the start that adds the chain may begin one: otherwise
+     * deleting audit_meta (and the chain values) would launder history. */
+    if (stray || s->opened_version >= STORE_AUDIT_SCHEMA)
         return err_set(err, ERR_INVALID,
-                       "%.100s: results carry audit chain values but the "
-                       "audit metadata row is missing; the database was "
-                       "tampered with (run labgate-server audit verify)",
+                       "%.100s: the audit metadata row is missing; the "
+                       "database was tampered with (run labgate-server "
+                       "audit verify)",
                        s->path);
     if (audit_chain_key_load(key_path, 1, &a->key, &created, err) != 0 ||
         audit_chain_mac_new(&a->key, &a->mac, err) != 0)
@@ -361,7 +363,7 @@ store_audit_create(struct store *s, const char *key_path, struct err *err)
         sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
         return err->code;
     }
-    log_event(LOG_INFO, "store", "audit_chain_started",
+    log_event(rows > 0 ? LOG_WARN : LOG_INFO, "store", "audit_chain_started",
               "key_id=%s chained=%lld", a->key.id, (long long)rows);
     return 0;
 }

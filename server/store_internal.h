@@ -28,6 +28,7 @@ struct store_audit; /* store_audit.c: chain state, key, pruner */
 
 struct store {
     char *path;
+    int opened_version; /* schema version before this open migrated it */
     int batch_max;
     int queue_max;
 

@@ -796,3 +796,20 @@ Test(audit, row_forged_at_the_next_id_is_skipped_and_named)
     expect_broken(4, "row 4 was inserted: it carries a copy of the previous "
                      "row's chain value");
 }
+
+Test(audit, deleting_metadata_and_chain_values_does_not_restart_the_chain)
+{
+    struct err e = {0, ""};
+
+    put_many(3);
+    close_store();
+    shell("DELETE FROM audit_meta; UPDATE results SET chain = NULL");
+    cr_assert_eq(open_store_with(NULL, 0, &st, &e), ERR_INVALID);
+    st = NULL;
+    cr_assert(strstr(e.msg, "the audit metadata row is missing; the "
+                            "database was tampered with") != NULL,
+              "%s", e.msg);
+    cr_assert_eq(count_rows("SELECT count(*) FROM results WHERE chain IS "
+                            "NULL"),
+                 3);
+}
