@@ -488,6 +488,8 @@ audit_usage(FILE *f)
             "(exit 0).\n"
             "export writes every result with its identity and chain value "
             "to stdout.\n"
+            "Exit 3: the command could not run (wrong key, no database, "
+            "...).\n"
             "T is an ISO 8601 UTC time (2026-12-03T17:00:00Z, or a date) or "
             "epoch ms.\n"
             "The database and key default to the configuration's (%s and "
