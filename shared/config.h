@@ -3,7 +3,7 @@
  * file and command-line overrides, in that order.
  *
  * The file is one JSON object.  Its required keys are "listen",
- * "database", "jwt" and "iam"; "log_level", "limits" and
+ * "database", "jwt" and "iam"; "log_level", "limits", "audit" and
  * "trusted_proxies" are optional.
  * Every key is checked: an unknown key, a wrong type or a bad value is an
  * error naming the key (for example "limits.threads").  The "jwt" and "iam"
@@ -38,11 +38,18 @@ struct config_limits {
     int queue_max;             /* results waiting for the writer */
 };
 
+/* The audit trail (docs/audit.md). */
+struct config_audit {
+    char *key_file;     /* NULL: the database path + ".key" */
+    int retention_days; /* prune older results; 0 keeps everything */
+};
+
 struct config {
     char *listen;   /* "HOST:PORT"; port 0 picks a free port */
     char *database; /* SQLite file path */
     enum log_level log_level;
     struct config_limits limits;
+    struct config_audit audit;
     json_t *jwt; /* the "jwt" object; never NULL after config_init */
     json_t *iam; /* the "iam" object; never NULL after config_init */
     /* Peers whose X-Forwarded-For is believed; empty by default. */
