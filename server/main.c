@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "backup.h"
 #include "config.h"
@@ -34,6 +35,8 @@ main_usage(FILE *f)
             "usage: labgate-server [--config FILE] [--listen HOST:PORT] "
             "[--db PATH]\n"
             "       labgate-server backup [--config FILE] [--db PATH] FILE\n"
+            "       labgate-server audit verify|export [...] (see "
+            "audit --help)\n"
             "       labgate-server --help | --version\n"
             "\n"
             "Stores CI results posted over HTTP in SQLite.\n"
@@ -156,6 +159,8 @@ main_run(struct server *srv)
     so.batch_max = srv->cfg->limits.batch_max;
     so.queue_max = srv->cfg->limits.queue_max;
     so.readers = 8;
+    so.key_file = srv->cfg->audit.key_file;
+    so.retention_days = srv->cfg->audit.retention_days;
     if (store_open(&srv->store, &so, &err) != 0) {
         fprintf(stderr, "labgate-server: %s\n", err.msg);
         return 1;
@@ -195,6 +200,8 @@ main(int argc, char **argv)
     /* Subcommands come first and have flags of their own. */
     if (argc > 1 && strcmp(argv[1], "backup") == 0)
         return backup_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "audit") == 0)
+        return audit_main(argc - 1, argv + 1);
     rc = main_parse_args(argc, argv, &args);
     if (rc != 0)
         return rc < 0 ? 0 : rc;

@@ -3,8 +3,9 @@
  * file and command-line overrides, in that order.
  *
  * The file is one JSON object.  Its required keys are "listen",
- * "database", "jwt" and "iam"; "log_level", "limits", "trusted_proxies"
- * and "rate_limits" (validated by server/ratelimit.c) are optional.
+ * "database", "jwt" and "iam"; "log_level", "limits", "audit",
+ * "trusted_proxies" and "rate_limits" (validated by server/ratelimit.c)
+ * are optional.
  * Every key is checked: an unknown key, a wrong type or a bad value is an
  * error naming the key (for example "limits.threads").  The "jwt" and "iam"
  * objects are kept as parsed JSON and validated by the modules that own
@@ -40,11 +41,18 @@ struct config_limits {
     int queue_max;             /* results waiting for the writer */
 };
 
+/* The audit trail (docs/audit.md). */
+struct config_audit {
+    char *key_file;     /* NULL: the database path + ".key" */
+    int retention_days; /* prune older results; 0 keeps everything */
+};
+
 struct config {
     char *listen;   /* "HOST:PORT"; port 0 picks a free port */
     char *database; /* SQLite file path */
     enum log_level log_level;
     struct config_limits limits;
+    struct config_audit audit;
     json_t *jwt; /* the "jwt" object; never NULL after config_init */
     json_t *iam; /* the "iam" object; never NULL after config_init */
     json_t *rate_limits; /* "rate_limits"; never NULL after config_init */
