@@ -4,19 +4,39 @@
 # several connection counts, and print a Markdown table of requests/s,
 # latency percentiles and the ratio to the ceiling measured in this run.
 #
+# Routes: "open" (POST /lab/results), "jwt-reuse" (POST
+# /lab/results-secure with a pool of 64 tokens, each reused, as CI jobs
+# posting several results do) and "jwt-fresh" (a new token on every
+# request, so each pays a full RS256 verification).  Tokens come from
+# bench-mint, a static test issuer served from a directory on loopback.
+# The IAM route joins once it is implemented.
+#
+# -s adds the scale check: the database is filled with 1,000,000 rows
+# (bench/fill.sql) and open-route posting and GET /lab/results latency are
+# measured again against the empty-database figures, with the server's
+# resident memory.
+#
 # usage: bench/run.sh [-d SECONDS] [-c "1 16 64 256"] [-t THREADS]
+#                     [-r "open jwt-reuse jwt-fresh"] [-n FRESH_TOKENS] [-s]
 # Every load is bounded by -d; nothing leaves 127.0.0.1.
 set -eu
 
 duration=10
 conns="1 16 64 256"
 threads=320
-while getopts d:c:t: opt; do
+routes="open jwt-reuse jwt-fresh"
+fresh=40000
+scale=0
+while getopts d:c:t:r:n:s opt; do
     case $opt in
     d) duration=$OPTARG ;;
     c) conns=$OPTARG ;;
     t) threads=$OPTARG ;;
-    *) echo "usage: $0 [-d SECONDS] [-c CONNS] [-t THREADS]" >&2; exit 2 ;;
+    r) routes=$OPTARG ;;
+    n) fresh=$OPTARG ;;
+    s) scale=1 ;;
+    *) echo "usage: $0 [-d SECONDS] [-c CONNS] [-t THREADS] [-r ROUTES]" \
+            "[-n FRESH_TOKENS] [-s]" >&2; exit 2 ;;
     esac
 done
 
@@ -25,8 +45,9 @@ build=$top/build-bench
 work=$(mktemp -d /tmp/labgate-bench-XXXXXX)
 export LABGATE_BENCH_DIR=$top/bench
 pids=""
+lab_pid=""
 cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    for p in $pids $lab_pid; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$work"
 }
@@ -49,32 +70,75 @@ wait_port() {
     exit 1
 }
 
-# run_wrk URL SCRIPT CONNS: prints "rps p50 p99 p999 errors non2xx".
+# run_wrk URL SCRIPT CONNS: prints "rps p50 p99 p999 errors non2xx wraps".
 run_wrk() {
     t=2
     [ "$3" -lt 2 ] && t=1
-    wrk -t"$t" -c"$3" -d"${duration}s" --timeout 5s -s "$2" "$1" |
+    WRK_THREADS=$t wrk -t"$t" -c"$3" -d"${duration}s" --timeout 5s \
+        -s "$2" "$1" |
         awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "=");
-             v[kv[1]] = kv[2] }
-             printf "%s %s %s %s %s %s\n", v["rps"], v["p50"], v["p99"],
-             v["p999"], v["errors"], v["non2xx"] }'
+             v[kv[1]] = kv[2] } }
+             /^WRAPS/ { w = $2 }
+             END { printf "%s %s %s %s %s %s %d\n", v["rps"], v["p50"],
+             v["p99"], v["p999"], v["errors"], v["non2xx"], w }'
 }
+
+# The test issuer: keys, discovery document and tokens, served statically.
+iss_port=$(free_port)
+mkdir -p "$work/issuer"
+"$build/bench/bench-mint" "$work/issuer" "http://127.0.0.1:$iss_port" \
+    "$fresh"
+python3 -m http.server "$iss_port" --bind 127.0.0.1 \
+    --directory "$work/issuer" >"$work/issuer.log" 2>&1 &
+pids="$pids $!"
+export TOKENS="$work/issuer/tokens.txt"
 
 ceil_port=$(free_port)
 "$build/bench/bench-ceiling" "127.0.0.1:$ceil_port" "$threads" \
     2>"$work/ceiling.log" &
 pids="$pids $!"
 wait_port "$ceil_port"
+wait_port "$iss_port"
 
 lab_port=$(free_port)
 cat >"$work/labgate.json" <<JSON
 {"listen": "127.0.0.1:$lab_port", "database": "$work/labgate.db",
- "jwt": {}, "iam": {}, "limits": {"threads": $threads}}
+ "iam": {}, "limits": {"threads": $threads},
+ "jwt": {"issuers": [{"issuer": "http://127.0.0.1:$iss_port",
+                      "audiences": ["lab-api"],
+                      "allow_insecure_http": true}]}}
 JSON
-"$build/server/labgate-server" --config "$work/labgate.json" \
-    2>"$work/labgate.log" &
-pids="$pids $!"
-wait_port "$lab_port"
+start_labgate() {
+    "$build/server/labgate-server" --config "$work/labgate.json" \
+        2>>"$work/labgate.log" &
+    lab_pid=$!
+    wait_port "$lab_port"
+}
+stop_labgate() {
+    kill "$lab_pid"
+    wait "$lab_pid" || true
+    lab_pid=""
+}
+rss_mb() {
+    awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$lab_pid/status"
+}
+start_labgate
+
+# row ROUTE CONNS CEILING RESULT...: one Markdown table row.
+row() {
+    awk -v r="$1" -v c="$2" -v ceil="$3" -v rps="$4" -v p50="$5" \
+        -v p99="$6" -v p999="$7" -v err="$8" -v non="$9" 'BEGIN {
+        printf "| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %d |\n",
+            r, c, ceil, rps, rps / ceil, p50 / 1000, p99 / 1000,
+            p999 / 1000, err + non }'
+}
+
+script_for() {
+    case $1 in
+    open) echo "$top/bench/post_open.lua" ;;
+    jwt-*) echo "$top/bench/post_jwt_pool.lua" ;;
+    esac
+}
 
 echo "## $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(uname -r)"
 echo
@@ -82,18 +146,60 @@ echo "wrk ${duration}s per row; latency in ms; ratio = labgate rps / ceiling rps
 echo
 echo "| route | conns | ceiling rps | labgate rps | ratio | p50 | p99 | p99.9 | errors |"
 echo "|---|---|---|---|---|---|---|---|---|"
+wraps=0
 for c in $conns; do
     set -- $(run_wrk "http://127.0.0.1:$ceil_port/lab/results" \
         "$top/bench/post_open.lua" "$c")
     ceil=$1
-    set -- $(run_wrk "http://127.0.0.1:$lab_port" \
-        "$top/bench/post_open.lua" "$c")
-    awk -v r=open -v c="$c" -v ceil="$ceil" -v rps="$1" -v p50="$2" \
-        -v p99="$3" -v p999="$4" -v err="$5" -v non="$6" 'BEGIN {
-        printf "| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %d |\n",
-            r, c, ceil, rps, rps / ceil, p50 / 1000, p99 / 1000,
-            p999 / 1000, err + non }'
+    for r in $routes; do
+        export MODE=${r#jwt-}
+        set -- $(run_wrk "http://127.0.0.1:$lab_port" "$(script_for "$r")" \
+            "$c")
+        row "$r" "$c" "$ceil" "$@"
+        [ "$r" = jwt-fresh ] && wraps=$((wraps + $7))
+    done
 done
 rows=$(sqlite3 "$work/labgate.db" "SELECT count(*) FROM results")
 echo
 echo "Rows stored during the run: $rows (every 201 committed with synchronous=FULL)."
+echo "jwt-fresh: $fresh distinct tokens; requests that had to reuse one: $wraps."
+echo "Resident memory of labgate-server after the run: $(rss_mb) MB."
+
+[ "$scale" = 1 ] || exit 0
+
+# scale ROWS_LABEL: open-route posts and list latency at 64 connections.
+scale_rows() {
+    export MODE=reuse
+    set -- $(run_wrk "http://127.0.0.1:$lab_port" \
+        "$top/bench/post_open.lua" 64)
+    printf "| %s | post, 64 conns | %.0f | %.2f | %.2f | %d |\n" "$label" \
+        "$1" "$(echo "$2" | awk '{print $1/1000}')" \
+        "$(echo "$3" | awk '{print $1/1000}')" $(($5 + $6))
+    set -- $(run_wrk "http://127.0.0.1:$lab_port" \
+        "$top/bench/get_list.lua" 16)
+    printf "| %s | GET /lab/results?limit=50, 16 conns | %.0f | %.2f | %.2f | %d |\n" \
+        "$label" "$1" "$(echo "$2" | awk '{print $1/1000}')" \
+        "$(echo "$3" | awk '{print $1/1000}')" $(($5 + $6))
+    echo "| $label | resident memory | $(rss_mb) MB | | | |"
+}
+
+echo
+echo "### Scale: empty database against 1,000,000 rows"
+echo
+echo "| database | load | rps | p50 ms | p99 ms | errors |"
+echo "|---|---|---|---|---|---|"
+stop_labgate
+rm -f "$work/labgate.db" "$work/labgate.db-wal" "$work/labgate.db-shm"
+start_labgate
+label="empty"
+scale_rows
+stop_labgate
+start=$(date +%s)
+sqlite3 "$work/labgate.db" <"$top/bench/fill.sql" >/dev/null
+fill_secs=$(($(date +%s) - start))
+start_labgate
+label="1,000,000 rows"
+scale_rows
+echo
+echo "Filling 1,000,000 rows with bench/fill.sql took ${fill_secs}s;" \
+    "database $(du -m "$work/labgate.db" | cut -f1) MB."

@@ -1,0 +1,32 @@
+-- Fill the results table with 1,000,000 rows for the scale benchmark
+-- (bench/run.sh -s): 2,000 suites, the three auth paths, statuses and
+-- principals spread like a busy team endpoint, payloads of ~120 bytes.
+-- These rows bypass the server, so they carry no audit chain value and
+-- `labgate-server audit verify` reports them; use a scratch database.
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = OFF;
+BEGIN;
+WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n
+                        WHERE x < 1000000)
+INSERT INTO results (received_ms, route, auth, suite, status, payload,
+                     principal, source_addr, user_agent, request_id,
+                     repository, subject)
+SELECT 1780000000000 + x * 1000,
+       CASE x % 3 WHEN 0 THEN '/lab/results' WHEN 1 THEN '/lab/results-secure'
+                  ELSE '/lab/results-ci' END,
+       CASE x % 3 WHEN 0 THEN 'none' WHEN 1 THEN 'jwt' ELSE 'iam' END,
+       'suite-' || (x % 2000),
+       CASE WHEN x % 17 = 0 THEN 'fail' WHEN x % 101 = 0 THEN 'error'
+            ELSE 'pass' END,
+       '{"suite":"suite-' || (x % 2000) || '","status":"pass","run_id":"'
+           || x || '","duration_ms":' || (x % 5000)
+           || ',"commit":"0123456789abcdef0123456789abcdef01234567"}',
+       'principal-' || (x % 500),
+       '10.0.' || (x % 250) || '.' || (x % 200),
+       'bench-fill/1.0',
+       'fill' || x,
+       CASE WHEN x % 3 = 1 THEN 'org/repo-' || (x % 500) END,
+       CASE WHEN x % 3 = 1 THEN 'repo:org/repo-' || (x % 500) END
+FROM n;
+COMMIT;
+PRAGMA wal_checkpoint(TRUNCATE);
