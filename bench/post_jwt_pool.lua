@@ -36,7 +36,8 @@ function init(args)
             break
         end
     end
-    next_index = id + 1
+    -- Each wrk run starts past the tokens earlier runs used.
+    next_index = id + 1 + tonumber(os.getenv("TOKEN_OFFSET") or "0")
     step = tonumber(os.getenv("WRK_THREADS") or "2")
 end
 

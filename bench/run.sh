@@ -25,7 +25,7 @@ duration=10
 conns="1 16 64 256"
 threads=320
 routes="open jwt-reuse jwt-fresh"
-fresh=40000
+fresh=100000
 scale=0
 while getopts d:c:t:r:n:s opt; do
     case $opt in
@@ -70,7 +70,8 @@ wait_port() {
     exit 1
 }
 
-# run_wrk URL SCRIPT CONNS: prints "rps p50 p99 p999 errors non2xx wraps".
+# run_wrk URL SCRIPT CONNS: prints
+# "rps p50 p99 p999 errors non2xx reused requests".
 run_wrk() {
     t=2
     [ "$3" -lt 2 ] && t=1
@@ -79,8 +80,9 @@ run_wrk() {
         awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "=");
              v[kv[1]] = kv[2] } }
              /^WRAPS/ { w = $2 }
-             END { printf "%s %s %s %s %s %s %d\n", v["rps"], v["p50"],
-             v["p99"], v["p999"], v["errors"], v["non2xx"], w }'
+             END { printf "%s %s %s %s %s %s %d %s\n", v["rps"], v["p50"],
+             v["p99"], v["p999"], v["errors"], v["non2xx"], w,
+             v["requests"] }'
 }
 
 # The test issuer: keys, discovery document and tokens, served statically.
@@ -147,6 +149,7 @@ echo
 echo "| route | conns | ceiling rps | labgate rps | ratio | p50 | p99 | p99.9 | errors |"
 echo "|---|---|---|---|---|---|---|---|---|"
 wraps=0
+export TOKEN_OFFSET=0
 for c in $conns; do
     set -- $(run_wrk "http://127.0.0.1:$ceil_port/lab/results" \
         "$top/bench/post_open.lua" "$c")
@@ -156,13 +159,17 @@ for c in $conns; do
         set -- $(run_wrk "http://127.0.0.1:$lab_port" "$(script_for "$r")" \
             "$c")
         row "$r" "$c" "$ceil" "$@"
-        [ "$r" = jwt-fresh ] && wraps=$((wraps + $7))
+        if [ "$r" = jwt-fresh ]; then
+            wraps=$((wraps + $7))
+            TOKEN_OFFSET=$((TOKEN_OFFSET + $8))
+        fi
     done
 done
 rows=$(sqlite3 "$work/labgate.db" "SELECT count(*) FROM results")
 echo
 echo "Rows stored during the run: $rows (every 201 committed with synchronous=FULL)."
 echo "jwt-fresh: $fresh distinct tokens; requests that had to reuse one: $wraps."
+echo "jwt-fresh requests in all: $TOKEN_OFFSET."
 echo "Resident memory of labgate-server after the run: $(rss_mb) MB."
 
 [ "$scale" = 1 ] || exit 0
