@@ -11,6 +11,7 @@
 #include "api.h"
 #include "auth.h"
 #include "route.h"
+#include "sts.h"
 
 const struct route route_table[] = {
     {"POST", "/lab/results", ROUTE_AUTH_NONE, ROUTE_JSON_BODY,
@@ -22,6 +23,7 @@ const struct route route_table[] = {
     {"GET", "/lab/results", ROUTE_AUTH_READ, 0, api_results_list},
     {"GET", "/lab/results/", ROUTE_AUTH_READ, ROUTE_PREFIX, api_results_get},
     {"GET", "/healthz", ROUTE_AUTH_NONE, 0, api_health},
+    {"POST", "/sts", ROUTE_AUTH_NONE, ROUTE_FORM_BODY, sts_handle},
     {NULL, NULL, 0, 0, NULL},
 };
 
