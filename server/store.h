@@ -142,6 +142,22 @@ void store_sts_session_free(struct store_sts_session *ss);
 int store_ping(struct store *s, struct err *err);
 
 /*
+ * Persist the JWKS document body of issuer, fetched at fetched_ms,
+ * replacing the previous one.  Uses a connection of its own (key sets
+ * change rarely), so it never waits behind the result writer's queue.
+ * Returns 0, or ERR_BUSY or ERR_IO with the reason.
+ */
+int store_jwks_put(struct store *s, const char *issuer, const char *body,
+                   int64_t fetched_ms, struct err *err);
+
+/*
+ * Read the persisted JWKS of issuer: a new string in *body (free with
+ * free) and its fetch time.  Returns 0, ERR_NOTFOUND, or ERR_IO.
+ */
+int store_jwks_get(struct store *s, const char *issuer, char **body,
+                   int64_t *fetched_ms, struct err *err);
+
+/*
  * Stop taking writes, commit what is queued, stop the writer and close
  * every connection.  s may be NULL.
  */
