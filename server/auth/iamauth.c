@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/bearer.h"
 #include "auth/iamauth.h"
 #include "auth/jwt.h"
 #include "auth/sigv4.h"
@@ -1044,8 +1045,5 @@ iamauth_sts_audiences(const struct server *srv)
 struct jwt_trust *
 iamauth_jwt_trust(const struct server *srv)
 {
-    /* The JWT route's trust is not in this build yet (see the jwt
-     * branch); without it STS answers 501 for web identities. */
-    (void)srv;
-    return NULL;
+    return bearer_trust(srv);
 }
