@@ -279,7 +279,7 @@ static const struct iamauth_role *
 iamauth_find_role(const struct iamauth *ia, const char *arn)
 {
     for (size_t i = 0; ia && i < ia->nroles; i++)
-        if (strcmp(ia->roles[i].arn, arn) == 0)
+        if (ia->roles[i].arn != NULL && strcmp(ia->roles[i].arn, arn) == 0)
             return &ia->roles[i];
     return NULL;
 }

@@ -78,7 +78,12 @@ def main():
     for h in a.header:
         name, _, value = h.partition(":")
         headers[name] = value
-    req = AWSRequest(method=a.method, url=a.url, data=body, headers=headers)
+    url = a.url
+    if a.tamper == "path":
+        # Sign for a path one character longer than the one sent.
+        u = urllib.parse.urlsplit(url)
+        url = urllib.parse.urlunsplit(u._replace(path=u.path + "x"))
+    req = AWSRequest(method=a.method, url=url, data=body, headers=headers)
     creds = Credentials(a.key, a.secret, a.token)
     if a.presign:
         BodyQueryAuth(creds, a.service, a.region,
@@ -100,7 +105,7 @@ def main():
     elif a.tamper == "header":
         send_headers["X-Extra"] = send_headers.get("X-Extra", "") + "x"
     elif a.tamper == "path":
-        path = path + "/"
+        path = path[:-1]
     elif a.tamper == "query":
         query = query + ("&" if query else "") + "added=1"
     elif a.tamper == "date":
