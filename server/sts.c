@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "auth/iamauth.h"
+#include "auth/iamconf.h"
 #include "auth/jwt.h"
 #include "auth/sigv4.h"
 #include "log.h"
@@ -206,47 +207,73 @@ sts_valid_session_name(const char *s)
 /* Parameters of AssumeRoleWithWebIdentity, checked as AWS checks them. */
 struct sts_assume {
     const char *role_arn, *session, *token;
-    const struct iamauth_role *role;
+    const struct iamconf_role *role;
     int64_t duration;
 };
 
+/* Refuse parameters STS does not implement rather than ignore them. */
 static int
-sts_assume_params(struct http_req *rq, struct http_resp *rs,
-                  const struct sts_form *f, struct sts_assume *a)
+sts_known_params(struct http_req *rq, struct http_resp *rs,
+                 const struct sts_form *f)
 {
     static const char *const known[] = {
         "Action",           "Version",         "RoleArn", "RoleSessionName",
         "WebIdentityToken", "DurationSeconds", NULL};
-    const char *dur = sts_param(f, "DurationSeconds");
-    char msg[ERR_MSG_MAX], *end;
+    char msg[ERR_MSG_MAX];
 
     for (int i = 0; i < f->n; i++) {
         int ok = 0;
         for (int k = 0; known[k] != NULL; k++)
             ok |= strcmp(known[k], f->name[i]) == 0;
-        if (!ok) {
-            snprintf(msg, sizeof msg,
-                     "%.64s is not supported by labgate's STS (session "
-                     "policies, ProviderId and tags are refused rather than "
-                     "ignored)",
-                     f->name[i]);
-            sts_error(rq, rs, 400, "ValidationError", msg);
-            return -1;
-        }
+        if (ok)
+            continue;
+        snprintf(msg, sizeof msg,
+                 "%.64s is not supported by labgate's STS (session "
+                 "policies, ProviderId and tags are refused rather than "
+                 "ignored)",
+                 f->name[i]);
+        sts_error(rq, rs, 400, "ValidationError", msg);
+        return -1;
     }
+    return 0;
+}
+
+/* DurationSeconds: absent (3600) or a whole number from 900 to 43200. */
+static int
+sts_duration(const char *dur, int64_t *out)
+{
+    char *end;
+
+    *out = STS_DEFAULT_DURATION;
+    if (dur == NULL)
+        return 0;
+    *out = strtoll(dur, &end, 10);
+    return *dur >= '0' && *dur <= '9' && *end == '\0' &&
+                   *out >= STS_MIN_DURATION && *out <= 43200
+               ? 0
+               : -1;
+}
+
+static int
+sts_assume_params(struct http_req *rq, struct http_resp *rs,
+                  const struct sts_form *f, struct sts_assume *a)
+{
+    static const char *const names[] = {"RoleArn", "RoleSessionName",
+                                        "WebIdentityToken"};
+    char msg[ERR_MSG_MAX];
+
+    if (sts_known_params(rq, rs, f) != 0)
+        return -1;
     a->role_arn = sts_param(f, "RoleArn");
     a->session = sts_param(f, "RoleSessionName");
     a->token = sts_param(f, "WebIdentityToken");
     for (int i = 0; i < 3; i++) {
-        const char *names[] = {"RoleArn", "RoleSessionName",
-                               "WebIdentityToken"};
-        const char *vals[] = {a->role_arn, a->session, a->token};
-        if (vals[i] == NULL) {
-            snprintf(msg, sizeof msg,
-                     "The request must contain the parameter %s", names[i]);
-            sts_error(rq, rs, 400, "MissingParameter", msg);
-            return -1;
-        }
+        if (sts_param(f, names[i]) != NULL)
+            continue;
+        snprintf(msg, sizeof msg, "The request must contain the parameter %s",
+                 names[i]);
+        sts_error(rq, rs, 400, "MissingParameter", msg);
+        return -1;
     }
     if (!sts_valid_session_name(a->session)) {
         sts_error(rq, rs, 400, "ValidationError",
@@ -265,17 +292,12 @@ sts_assume_params(struct http_req *rq, struct http_resp *rs,
         sts_error(rq, rs, 400, "ValidationError", msg);
         return -1;
     }
-    a->duration = STS_DEFAULT_DURATION;
-    if (dur != NULL) {
-        a->duration = strtoll(dur, &end, 10);
-        if (*dur < '0' || *dur > '9' || *end != '\0' ||
-            a->duration < STS_MIN_DURATION || a->duration > 43200) {
-            sts_error(rq, rs, 400, "ValidationError",
-                      "1 validation error detected: Value at "
-                      "'durationSeconds' failed to satisfy constraint: "
-                      "Member must have value between 900 and 43200");
-            return -1;
-        }
+    if (sts_duration(sts_param(f, "DurationSeconds"), &a->duration) != 0) {
+        sts_error(rq, rs, 400, "ValidationError",
+                  "1 validation error detected: Value at 'durationSeconds' "
+                  "failed to satisfy constraint: Member must have value "
+                  "between 900 and 43200");
+        return -1;
     }
     return 0;
 }
@@ -285,7 +307,7 @@ static const char *
 sts_audience(const struct server *srv, json_t *claims)
 {
     json_t *aud = json_object_get(claims, "aud"), *e;
-    const char *const *want = iamauth_sts_audiences(srv);
+    const char *const *want = (const char *const *)iamauth_conf(srv)->audiences;
     size_t i;
 
     for (int w = 0; want[w] != NULL; w++) {
@@ -309,20 +331,21 @@ sts_trust(struct http_req *rq, const struct sts_assume *a,
     enum iam_decision d;
 
     snprintf(arn, sizeof arn, "arn:aws:iam::%s:oidc-provider/%s",
-             iamauth_account(rq->srv), provider);
+             iamauth_conf(rq->srv)->account, provider);
     memset(&ctx, 0, sizeof ctx);
     iamauth_ctx_claims(&ctx, provider, v->claims);
     iamauth_ctx_add(&ctx, "aws:FederatedProvider", arn, 1);
     iamauth_ctx_add(&ctx, "aws:SourceIp", rq->client, 0);
     iamauth_ctx_add(&ctx, "aws:UserAgent", http_header(rq, "User-Agent"), 0);
-    iamauth_ctx_add(&ctx, "aws:RequestedRegion", iamauth_region(rq->srv), 0);
+    iamauth_ctx_add(&ctx, "aws:RequestedRegion", iamauth_conf(rq->srv)->region,
+                    0);
     iamauth_ctx_add(&ctx, "aws:SecureTransport", "false", 0);
     ir.action = "sts:AssumeRoleWithWebIdentity";
     ir.resource = NULL;
     ir.federated = arn;
     ir.keys = ctx.keys;
     ir.nkeys = ctx.n;
-    d = iam_policy_evaluate(iamauth_role_trust(a->role), &ir);
+    d = iam_policy_evaluate(a->role->trust, &ir);
     iamauth_ctx_free(&ctx);
     return d;
 }
@@ -355,18 +378,17 @@ sts_issue_make(struct http_req *rq, const struct sts_assume *a,
         return -1;
     sigv4_sha256_hex(is->token, strlen(is->token), hash);
     snprintf(is->arn, sizeof is->arn, "arn:aws:sts::%s:assumed-role/%s/%s",
-             iamauth_account(rq->srv), iamauth_role_name(a->role), a->session);
-    snprintf(is->role_id, sizeof is->role_id, "%s:%s", iamauth_role_id(a->role),
-             a->session);
+             iamauth_conf(rq->srv)->account, a->role->name, a->session);
+    snprintf(is->role_id, sizeof is->role_id, "%s:%s", a->role->id, a->session);
     memset(ss, 0, sizeof *ss);
     ss->access_key_id = is->akid;
     ss->secret_access_key = is->secret;
     ss->token_sha256 = strdup(hash);
-    ss->role_arn = (char *)iamauth_role_arn(a->role);
+    ss->role_arn = a->role->arn;
     ss->session_name = (char *)a->session;
     ss->assumed_role_arn = is->arn;
     ss->assumed_role_id = is->role_id;
-    ss->account = (char *)iamauth_account(rq->srv);
+    ss->account = (char *)iamauth_conf(rq->srv)->account;
     ss->issuer = (char *)jwt_issuer_url(v->issuer);
     ss->subject = (char *)json_string_value(json_object_get(v->claims, "sub"));
     ss->repository = (char *)v->repository;
@@ -425,7 +447,8 @@ sts_verify_token(struct http_req *rq, struct http_resp *rs,
                  const struct sts_assume *a, struct jwt_verified *v)
 {
     struct jwt_trust *trust = iamauth_jwt_trust(rq->srv);
-    struct jwt_expect ex = {iamauth_sts_audiences(rq->srv), NULL, 0};
+    struct jwt_expect ex = {
+        (const char *const *)iamauth_conf(rq->srv)->audiences, NULL, 0};
     struct err e = {0, ""};
     int rc;
 
@@ -462,13 +485,13 @@ sts_assume(struct http_req *rq, struct http_resp *rs, const struct sts_form *f)
     memset(&a, 0, sizeof a);
     if (sts_assume_params(rq, rs, f, &a) != 0)
         return;
-    a.role = iamauth_role_find(rq->srv, a.role_arn);
+    a.role = iamconf_find_role(iamauth_conf(rq->srv), a.role_arn);
     if (a.role == NULL) {
         sts_error(rq, rs, 403, "AccessDenied",
                   "Not authorized to perform sts:AssumeRoleWithWebIdentity");
         return;
     }
-    if (a.duration > iamauth_role_max_session(a.role)) {
+    if (a.duration > a.role->max_session) {
         sts_error(rq, rs, 400, "ValidationError",
                   "The requested DurationSeconds exceeds the "
                   "MaxSessionDuration set for this role.");
@@ -544,7 +567,7 @@ sts_caller_identity(struct http_req *rq, struct http_resp *rs,
                 "\"><GetCallerIdentityResult>");
     sts_xml_elem(b, "Arn", c.caller_arn);
     sts_xml_elem(b, "UserId", c.user_id);
-    sts_xml_elem(b, "Account", iamauth_account(rq->srv));
+    sts_xml_elem(b, "Account", iamauth_conf(rq->srv)->account);
     buf_puts(b, "</GetCallerIdentityResult><ResponseMetadata>");
     sts_xml_elem(b, "RequestId", rq->id);
     buf_puts(b, "</ResponseMetadata></GetCallerIdentityResponse>\n");

@@ -13,7 +13,8 @@
 #include "store.h"
 
 struct jwt_trust;
-struct iamauth_role;
+struct iamconf;
+struct iamconf_role;
 
 /* Why a signed request was refused, for STS's AWS error codes. */
 enum iamauth_fail {
@@ -32,7 +33,7 @@ struct iamauth_caller {
     const char *user_id;       /* AROA...:session, or the key id */
     const char *access_key_id;
     const char *session_name;        /* NULL for static keys */
-    const struct iamauth_role *role; /* NULL when no role applies */
+    const struct iamconf_role *role; /* NULL when no role applies */
     const struct iam_policy *policy; /* permissions, or NULL */
     json_t *tags;                    /* principal tags (borrowed) */
     struct store_sts_session sts;    /* filled for temporary credentials */
@@ -98,22 +99,8 @@ int iamauth_authenticate(struct http_req *rq, const char *service,
 
 void iamauth_caller_free(struct iamauth_caller *c);
 
-/* The configured role with this ARN, or NULL. */
-const struct iamauth_role *iamauth_role_find(const struct server *srv,
-                                             const char *arn);
-
-/* A role's ARN, name (last path segment), trust policy and limit. */
-const char *iamauth_role_arn(const struct iamauth_role *r);
-const char *iamauth_role_name(const struct iamauth_role *r);
-const struct iam_policy *iamauth_role_trust(const struct iamauth_role *r);
-int iamauth_role_max_session(const struct iamauth_role *r);
-/* The stable AROA... id of the role. */
-const char *iamauth_role_id(const struct iamauth_role *r);
-
-/* The account, region and STS audiences (NULL-terminated) configured. */
-const char *iamauth_account(const struct server *srv);
-const char *iamauth_region(const struct server *srv);
-const char *const *iamauth_sts_audiences(const struct server *srv);
+/* The parsed "iam" section (auth/iamconf.h), owned by srv. */
+const struct iamconf *iamauth_conf(const struct server *srv);
 
 /*
  * The verifier for web identity tokens, or NULL when this build or
