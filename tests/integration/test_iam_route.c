@@ -399,6 +399,8 @@ start_with_iam(const char *iam_json, char *out, size_t n)
     return rc;
 }
 
+TestSuite(iam_config, .timeout = 60);
+
 Test(iam_config, unsupported_policy_feature_stops_the_server)
 {
     char out[2048];
@@ -446,33 +448,18 @@ Test(iam_config, every_key_is_checked_and_named)
               "%s", out);
 }
 
-static struct tsrv bare;
-
-static void
-bare_setup(void)
+Test(iam_config, unconfigured_server_refuses_and_logs_how_to_configure)
 {
     static const char cfg[] = "{\"listen\":\"127.0.0.1:0\",\"database\":"
                               "\"unused.db\",\"jwt\":{},\"iam\":{}}";
+    struct tsrv bare;
+    struct cres r;
+    char cmd[1024], out[256];
 
     tsrv_init(&bare);
     snprintf(bare.config, sizeof bare.config, "%s/labgate.json", bare.dir);
     cr_assert_eq(tsupport_write_file(bare.config, cfg), 0);
     cr_assert_eq(tsrv_start(&bare, NULL), 0, "server did not start");
-}
-
-static void
-bare_teardown(void)
-{
-    cr_expect_eq(tsrv_stop(&bare), 0);
-    tsrv_cleanup(&bare);
-}
-
-Test(iam_unconfigured, every_request_is_refused_and_the_log_says_how,
-     .init = bare_setup, .fini = bare_teardown, .timeout = 60)
-{
-    struct cres r;
-    char cmd[1024], out[256];
-
     boto(&bare, "/lab/results-ci", BODY, &r, KEYS);
     expect_json(&r, 403, "message", INVALID_TOKEN);
     snprintf(cmd, sizeof cmd,
@@ -481,4 +468,51 @@ Test(iam_unconfigured, every_request_is_refused_and_the_log_says_how,
     run_cmd(cmd, out, sizeof out);
     cr_assert_eq(atoi(out), 1);
     cr_assert_eq(db_count(bare.db, "SELECT count(*) FROM results"), 0);
+    cr_assert_eq(tsrv_stop(&bare), 0);
+    tsrv_cleanup(&bare);
+}
+
+Test(iam_config, example_in_docs_starts_the_server)
+{
+    char path[] = LABGATE_SOURCE_DIR "/docs/iam.md", secret[512];
+    FILE *f = fopen(path, "r");
+    static char text[65536];
+    size_t n;
+    const char *start, *end;
+    json_t *cfg;
+    struct tsrv s;
+
+    cr_assert_not_null(f);
+    n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    start = strstr(text, "```json\n");
+    cr_assert_not_null(start);
+    start += 8;
+    end = strstr(start, "```");
+    cfg = json_loadb(start, (size_t)(end - start), 0, NULL);
+    cr_assert_not_null(cfg, "the example in docs/iam.md is not JSON");
+    tsrv_init(&s);
+    snprintf(secret, sizeof secret, "%s/nightly.secret", s.dir);
+    cr_assert_eq(tsupport_write_file(secret, "nightlySecretKey0123456789\n"),
+                 0);
+    json_object_set_new(cfg, "listen", json_string("127.0.0.1:0"));
+    json_object_set_new(cfg, "database", json_string(s.db));
+    /* Keep the test on loopback: no key fetches from GitHub. */
+    json_object_set_new(
+        cfg, "jwt",
+        json_loads("{\"issuers\":[{\"issuer\":\"http://127.0.0.1:9\","
+                   "\"audiences\":[\"lab-api\"],"
+                   "\"allow_insecure_http\":true}]}",
+                   0, NULL));
+    json_object_set_new(
+        json_array_get(
+            json_object_get(json_object_get(cfg, "iam"), "static_keys"), 0),
+        "secret_access_key_file", json_string(secret));
+    snprintf(s.config, sizeof s.config, "%s/labgate.json", s.dir);
+    cr_assert_eq(json_dump_file(cfg, s.config, 0), 0);
+    json_decref(cfg);
+    cr_assert_eq(tsrv_start(&s, NULL), 0, "the documented example fails");
+    cr_assert_eq(tsrv_stop(&s), 0);
+    tsrv_cleanup(&s);
 }
