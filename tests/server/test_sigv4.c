@@ -328,3 +328,200 @@ Test(sigv4, vectors_signed_request_verifies_at_case_time)
 {
     each_case(check_verifies);
 }
+
+/* A request built in the test, signed with the library's own pieces. */
+struct built {
+    struct sigv4_header h[4];
+    struct sigv4_request rq;
+    char authz[512];
+};
+
+#define T0 1440938160 /* 2015-08-30T12:36:00Z, the vectors' time */
+#define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
+static void
+build_signed(struct built *b, const char *date_name, const char *date)
+{
+    struct sigv4_auth a;
+    struct buf creq = BUF_INIT, sts = BUF_INIT;
+    struct err e = {0, ""};
+    unsigned char key[32];
+    char sig[65];
+
+    memset(b, 0, sizeof *b);
+    b->h[0] = (struct sigv4_header){"Host", "example.amazonaws.com"};
+    b->h[1] = (struct sigv4_header){date_name, date};
+    b->rq = (struct sigv4_request){"GET", "/", NULL, b->h, 2, NULL, 0};
+    memset(&a, 0, sizeof a);
+    snprintf(a.access_key_id, sizeof a.access_key_id, "AKIDEXAMPLE");
+    snprintf(a.scope_date, sizeof a.scope_date, "20150830");
+    snprintf(a.region, sizeof a.region, "us-east-1");
+    snprintf(a.service, sizeof a.service, "service");
+    snprintf(a.terminator, sizeof a.terminator, "aws4_request");
+    snprintf(a.signed_headers, sizeof a.signed_headers, "host;%s",
+             strcmp(date_name, "Date") == 0 ? "date" : "x-amz-date");
+    snprintf(a.amz_date, sizeof a.amz_date, "20150830T123600Z");
+    cr_assert_eq(
+        sigv4_canonical_request(&b->rq, &a, SIGV4_NORMALIZE, &creq, &e), 0);
+    cr_assert_eq(sigv4_string_to_sign(&a, creq.data, &sts), 0);
+    sigv4_signing_key(NULL, &a, SECRET, key);
+    sigv4_sign(key, sts.data, sig);
+    snprintf(b->authz, sizeof b->authz,
+             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/"
+             "service/aws4_request, SignedHeaders=%s, Signature=%s",
+             a.signed_headers, sig);
+    b->h[2] = (struct sigv4_header){"Authorization", b->authz};
+    b->rq.nheaders = 3;
+    buf_free(&creq);
+    buf_free(&sts);
+}
+
+static int
+check_at(const struct built *b, int64_t now, struct err *e)
+{
+    struct sigv4_expect ex = {"us-east-1", "service", now, 300, 1};
+    struct sigv4_auth a;
+    int rc = sigv4_parse(&b->rq, &a, e);
+
+    if (rc == 0)
+        rc = sigv4_check_scope(&a, &ex, e);
+    if (rc == 0)
+        rc = sigv4_verify(&b->rq, &a, SECRET, &ex, NULL, e);
+    sigv4_auth_free(&a);
+    return rc;
+}
+
+Test(sigv4, date_header_can_replace_x_amz_date)
+{
+    struct built b;
+    struct err e = {0, ""};
+
+    build_signed(&b, "Date", "Sun, 30 Aug 2015 12:36:00 GMT");
+    cr_assert_eq(check_at(&b, T0, &e), 0, "%s", e.msg);
+}
+
+Test(sigv4, skew_limit_is_inclusive_and_applies_both_ways)
+{
+    struct built b;
+    struct err e = {0, ""};
+
+    build_signed(&b, "X-Amz-Date", "20150830T123600Z");
+    cr_assert_eq(check_at(&b, T0 + 300, &e), 0, "%s", e.msg);
+    cr_assert_eq(check_at(&b, T0 - 300, &e), 0, "%s", e.msg);
+    cr_assert_eq(check_at(&b, T0 + 301, &e), ERR_AUTH);
+    cr_assert_str_eq(e.msg, "Signature expired: 20150830T123600Z is now "
+                            "earlier than 20150830T123601Z (20150830T124101Z "
+                            "- 5 min.)");
+    cr_assert_eq(check_at(&b, T0 - 301, &e), ERR_AUTH);
+    cr_assert_str_eq(e.msg, "Signature not yet current: 20150830T123600Z is "
+                            "still later than 20150830T123559Z "
+                            "(20150830T123059Z + 5 min.)");
+}
+
+Test(sigv4, scope_date_must_match_request_date)
+{
+    struct built b;
+    struct err e = {0, ""};
+
+    build_signed(&b, "X-Amz-Date", "20150831T000000Z");
+    cr_assert_eq(check_at(&b, T0 + 41040, &e), ERR_AUTH);
+    cr_assert_str_eq(e.msg, "Date in Credential scope does not match "
+                            "YYYYMMDD from ISO-8601 version of date from "
+                            "HTTP: '20150830' != '20150831', from "
+                            "'20150831T000000Z'.");
+}
+
+Test(sigv4, unsigned_date_header_and_missing_host_are_refused)
+{
+    struct sigv4_header h[] = {
+        {"Host", "example.amazonaws.com"},
+        {"X-Amz-Date", "20150830T123600Z"},
+        {"Authorization",
+         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/"
+         "service/aws4_request, SignedHeaders=host, Signature=00"}};
+    struct sigv4_request rq = {"GET", "/", NULL, h, 3, NULL, 0};
+    struct sigv4_auth a;
+    struct err e = {0, ""};
+
+    cr_assert_eq(sigv4_parse(&rq, &a, &e), ERR_INVALID);
+    cr_assert_str_eq(e.msg, "'X-Amz-Date' must be a 'SignedHeader' in the "
+                            "AWS Authorization.");
+    sigv4_auth_free(&a);
+    h[2].value = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/"
+                 "us-east-1/service/aws4_request, SignedHeaders=x-amz-date, "
+                 "Signature=00";
+    cr_assert_eq(sigv4_parse(&rq, &a, &e), ERR_INVALID);
+    cr_assert_str_eq(e.msg, "'Host' or ':authority' must be a "
+                            "'SignedHeader' in the AWS Authorization.");
+    sigv4_auth_free(&a);
+}
+
+Test(sigv4, presigned_url_lives_for_x_amz_expires)
+{
+    struct sigv4_header h[] = {{"Host", "example.amazonaws.com"}};
+    struct sigv4_request rq = {
+        "GET",
+        "/",
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F"
+        "20150830%2Fus-east-1%2Fservice%2Faws4_request&X-Amz-Date="
+        "20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Expires=3600&"
+        "X-Amz-Signature=e93c787ed7f371d5c6b165c1b38ede9550f4dce4144713e844b"
+        "25b7192d3865d",
+        h,
+        1,
+        NULL,
+        0};
+    struct sigv4_expect ex = {"us-east-1", "service", T0 + 3600, 300, 1};
+    struct sigv4_auth a;
+    struct err e = {0, ""};
+
+    cr_assert_eq(sigv4_parse(&rq, &a, &e), 0, "%s", e.msg);
+    cr_assert_eq(sigv4_check_scope(&a, &ex, &e), 0, "%s", e.msg);
+    cr_assert_eq(sigv4_verify(&rq, &a, SECRET, &ex, NULL, &e), 0);
+    ex.now = T0 + 3601;
+    cr_assert_eq(sigv4_check_scope(&a, &ex, &e), ERR_AUTH);
+    cr_assert_str_eq(e.msg, "Signature expired: 20150830T123600Z is now "
+                            "earlier than 20150830T123601Z (20150830T133601Z "
+                            "- 60 min.)");
+    sigv4_auth_free(&a);
+}
+
+Test(sigv4, cache_never_serves_a_key_for_another_secret)
+{
+    struct sigv4_cache cache;
+    struct sigv4_auth a;
+    unsigned char k1[32], k2[32], k3[32];
+
+    memset(&a, 0, sizeof a);
+    snprintf(a.access_key_id, sizeof a.access_key_id, "AKIDEXAMPLE");
+    snprintf(a.scope_date, sizeof a.scope_date, "20150830");
+    snprintf(a.region, sizeof a.region, "us-east-1");
+    snprintf(a.service, sizeof a.service, "service");
+    snprintf(a.terminator, sizeof a.terminator, "aws4_request");
+    sigv4_cache_init(&cache);
+    sigv4_signing_key(&cache, &a, SECRET, k1);
+    sigv4_signing_key(&cache, &a, "another-secret-entirely", k2);
+    sigv4_signing_key(NULL, &a, "another-secret-entirely", k3);
+    cr_assert_neq(memcmp(k1, k2, 32), 0);
+    cr_assert_eq(memcmp(k2, k3, 32), 0);
+    sigv4_cache_destroy(&cache);
+}
+
+Test(sigv4, signatures_compare_only_when_equal)
+{
+    cr_assert(sigv4_equal("abcd", "abcd"));
+    cr_assert_not(sigv4_equal("abcd", "abce"));
+    cr_assert_not(sigv4_equal("abcd", "abc"));
+}
+
+Test(sigv4, nothing_signed_is_not_found)
+{
+    struct sigv4_header h[] = {{"Host", "example.amazonaws.com"}};
+    struct sigv4_request rq = {"GET", "/", "a=1", h, 1, NULL, 0};
+    struct sigv4_auth a;
+    struct err e = {0, ""};
+
+    cr_assert_eq(sigv4_parse(&rq, &a, &e), ERR_NOTFOUND);
+    cr_assert_str_eq(e.msg, "Missing Authentication Token");
+    sigv4_auth_free(&a);
+}
