@@ -5,6 +5,8 @@
  * mg_write, and tcp_nodelay is on, so a reply is one packet and keep-alive
  * clients never wait on delayed ACKs.
  */
+#define _GNU_SOURCE /* strcasestr */
+
 #include <civetweb.h>
 #include <ctype.h>
 #include <stdarg.h>
@@ -280,6 +282,8 @@ http_access_log(const struct http_req *rq, const struct http_resp *rs)
         principal = rq->ident.principal_arn;
     else if (rq->auth == RESULT_AUTH_JWT)
         principal = rq->ident.subject;
+    else if (rq->route != NULL && rq->route->auth == ROUTE_AUTH_NONE)
+        principal = rq->client;
     log_event(rs->status >= 500 ? LOG_WARN : LOG_INFO, "http", "request",
               "id=%s method=%s path=%s status=%d auth=%s principal=%s "
               "client=%s ms=%.3f bytes=%zu",
@@ -327,6 +331,41 @@ http_begin_request(struct mg_connection *conn)
     buf_free(&rs.body);
     http_req_free(&rq);
     return rs.status;
+}
+
+/*
+ * CivetWeb answers some requests itself, before any route runs: a request
+ * line or header block over its buffer, a malformed request, a read
+ * timeout.  Give those the same JSON shape as every other error, and the
+ * status a client expects (431 for oversized headers).
+ */
+static int
+http_civetweb_error(struct mg_connection *conn, int status,
+                    const char *errmsg)
+{
+    char body[256], head[256], msg[LOG_QUOTE_MAX];
+    const char *text = "bad request";
+    int n, m;
+
+    if (errmsg != NULL && strcasestr(errmsg, "too large") != NULL &&
+        (status == 400 || status == 413 || status == 414)) {
+        status = 431;
+        text = "request line or header fields too large";
+    } else if (status == 408) {
+        text = "request not received in time";
+    } else if (status >= 500) {
+        text = "server error";
+    }
+    n = snprintf(body, sizeof body, "{\"message\":\"%s\"}", text);
+    m = snprintf(head, sizeof head,
+                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                 status, http_reason(status), n);
+    mg_write(conn, head, (size_t)m);
+    mg_write(conn, body, (size_t)n);
+    log_event(LOG_INFO, "http", "refused", "status=%d reason=%s", status,
+              log_quote(errmsg, msg, sizeof msg));
+    return 0;
 }
 
 static int
@@ -378,6 +417,7 @@ http_start(struct server *srv, struct err *err)
     memset(&cb, 0, sizeof cb);
     cb.begin_request = http_begin_request;
     cb.log_message = http_log_message;
+    cb.http_error = http_civetweb_error;
     http_boot_id = http_random_id();
     mg_init_library(0);
     srv->mg = mg_start(&cb, srv, options);

@@ -28,12 +28,8 @@
 
 #include "store_internal.h"
 
+/* Query parameter names, which are also the names of the columns. */
 const char *const store_filter_names[STORE_BY_COUNT] = {
-    "suite",   "principal",     "repository",    "owner",      "subject",
-    "issuer",  "principal_arn", "access_key_id", "source_addr"};
-
-/* The column behind each filter; the identity columns share their names. */
-static const char *const store_filter_columns[STORE_BY_COUNT] = {
     "suite",   "principal",     "repository",    "owner",      "subject",
     "issuer",  "principal_arn", "access_key_id", "source_addr"};
 
@@ -57,10 +53,11 @@ store_exec(sqlite3 *db, const char *sql, struct err *err)
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
 
     if (rc != SQLITE_OK) {
-        err_set(err, rc == SQLITE_BUSY ? ERR_BUSY : ERR_IO, "%s",
-                msg ? msg : sqlite3_errstr(rc));
+        int code = rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? ERR_BUSY
+                                                            : ERR_IO;
+        err_set(err, code, "%s", msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
-        return err ? err->code : ERR_IO;
+        return code;
     }
     return 0;
 }
@@ -441,7 +438,7 @@ store_where(struct buf *sql, const struct store_filter *f)
     for (int i = 0; i < STORE_BY_COUNT; i++) {
         if (f->eq[i] == NULL)
             continue;
-        buf_printf(sql, "%s%s = ?", sep, store_filter_columns[i]);
+        buf_printf(sql, "%s%s = ?", sep, store_filter_names[i]);
         sep = " AND ";
     }
     if (f->auth >= 0) {

@@ -67,7 +67,8 @@ bearer_token(const char *h, char *out, size_t n, const char **why)
     }
     while (*h == ' ' || *h == '\t')
         h++;
-    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) {
+    if (strncasecmp(h, "Bearer", 6) != 0 ||
+        (h[6] != ' ' && h[6] != '\t' && h[6] != '\0')) {
         *why = "Authorization scheme is not Bearer";
         return NULL;
     }

@@ -392,6 +392,17 @@ jwks_has(struct jwks *j, size_t i, const char *kid)
     return found;
 }
 
+int64_t
+jwks_next_refresh_ms(struct jwks *j, size_t i)
+{
+    int64_t ms;
+
+    pthread_mutex_lock(&j->lock);
+    ms = j->src[i].next_ms;
+    pthread_mutex_unlock(&j->lock);
+    return ms;
+}
+
 void
 jwks_key_release(struct jwks_key *k)
 {

@@ -91,6 +91,13 @@ int jwks_lookup(struct jwks *j, size_t i, const char *kid, struct jwks_key *out,
 /* Whether source i currently holds kid (no fetch, no wait). */
 int jwks_has(struct jwks *j, size_t i, const char *kid);
 
+/*
+ * When source i is next due for a scheduled refresh, in ms since the
+ * epoch (INT64_MAX: not scheduled, it is fetched when first needed).
+ * For diagnostics and tests.
+ */
+int64_t jwks_next_refresh_ms(struct jwks *j, size_t i);
+
 /* Release what jwks_lookup handed out. */
 void jwks_key_release(struct jwks_key *k);
 

@@ -28,6 +28,7 @@
 #include "auth/jwt.h"
 #include "auth/jwtconf.h"
 #include "log.h"
+#include "timefmt.h"
 
 #define JWT_CACHE_SLOTS 1024
 #define JWT_KID_MAX 128
@@ -349,23 +350,31 @@ jwt_time_claim(json_t *claims, const char *name, int required, double *out,
     return 0;
 }
 
+/* "REASON at TIME (CLAIM)", with TIME the claim's value in UTC. */
+static int
+jwt_time_err(struct err *err, const char *what, double when, const char *claim)
+{
+    char iso[32];
+
+    timefmt_iso8601((int64_t)(when * 1000), iso, sizeof iso);
+    return err_set(err, ERR_AUTH, "%s %s (%s)", what, iso, claim);
+}
+
 static int
 jwt_check_times(json_t *claims, int leeway, double *exp, struct err *err)
 {
-    double now = (double)time(NULL), nbf, iat;
+    double now = (double)time(NULL), nbf = 0, iat = 0;
 
     if (jwt_time_claim(claims, "exp", 1, exp, err) != 0 ||
         jwt_time_claim(claims, "nbf", 0, &nbf, err) != 0 ||
         jwt_time_claim(claims, "iat", 0, &iat, err) != 0)
         return ERR_AUTH;
     if (now >= *exp + leeway)
-        return err_set(err, ERR_AUTH, "expired %.0f s ago", now - *exp);
+        return jwt_time_err(err, "expired at", *exp, "exp");
     if (json_object_get(claims, "nbf") && nbf > now + leeway)
-        return err_set(err, ERR_AUTH, "not valid for another %.0f s (nbf)",
-                       nbf - now);
+        return jwt_time_err(err, "not valid before", nbf, "nbf");
     if (json_object_get(claims, "iat") && iat > now + leeway)
-        return err_set(err, ERR_AUTH, "issued %.0f s in the future (iat)",
-                       iat - now);
+        return jwt_time_err(err, "issued in the future at", iat, "iat");
     return 0;
 }
 

@@ -142,7 +142,7 @@ jwtconf_algs(json_t *v, const char *key, unsigned *mask, struct err *err)
 static int
 jwtconf_bound(json_t *v, const char *key, json_t **out, struct err *err)
 {
-    char sub[160];
+    char sub[256];
     const char *name;
     json_t *patterns;
     char **check = NULL;

@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "auth/jwt.h"
 #include "store.h"
+#include "timefmt.h"
 #include "tissuer.h"
 #include "tsupport.h"
 
@@ -323,37 +325,61 @@ Test(jwt, ignores_jku_pointing_at_another_key_set)
     tissuer_free(evil);
 }
 
+/* A token from ti with the given time claims (0: left out). */
+static char *
+timed_token(long exp, long nbf, long iat)
+{
+    char claims[512];
+    size_t n;
+
+    n = (size_t)snprintf(claims, sizeof claims,
+                         "{\"iss\":\"%s\",\"aud\":\"lab-api\",\"sub\":\"s\"",
+                         tissuer_url(ti));
+    if (exp)
+        n += (size_t)snprintf(claims + n, sizeof claims - n, ",\"exp\":%ld",
+                              exp);
+    if (nbf)
+        n += (size_t)snprintf(claims + n, sizeof claims - n, ",\"nbf\":%ld",
+                              nbf);
+    if (iat)
+        n += (size_t)snprintf(claims + n, sizeof claims - n, ",\"iat\":%ld",
+                              iat);
+    snprintf(claims + n, sizeof claims - n, "}");
+    return tissuer_token(ti, TISSUER_KID_RSA, claims);
+}
+
+static void
+expect_time_refusal(char *tok, const char *what, long when, const char *claim)
+{
+    char iso[32], reason[128];
+
+    timefmt_iso8601((int64_t)when * 1000, iso, sizeof iso);
+    snprintf(reason, sizeof reason, "%s %s (%s)", what, iso, claim);
+    expect_refused(tok, ERR_AUTH, reason);
+    free(tok);
+}
+
 Test(jwt, refuses_expired_and_future_tokens)
 {
-    char *tok, claims[512];
     long now = (long)time(NULL);
+    char *tok;
 
     trust_with("", "");
-    tok = github_token(TISSUER_KID_RSA, "\"lab-api\"", -61);
-    expect_refused(tok, ERR_AUTH, "expired 61 s ago");
-    free(tok);
+    expect_time_refusal(timed_token(now - 61, 0, 0), "expired at", now - 61,
+                        "exp");
     /* Within the 60 s leeway an expired token still passes. */
-    tok = github_token(TISSUER_KID_RSA, "\"lab-api\"", -30);
+    tok = timed_token(now - 30, 0, now - 100);
     expect_refused(tok, 0, "");
     free(tok);
-    snprintf(claims, sizeof claims,
-             "{\"iss\":\"%s\",\"aud\":\"lab-api\",\"sub\":\"s\","
-             "\"exp\":%ld,\"nbf\":%ld}",
-             tissuer_url(ti), now + 600, now + 300);
-    tok = tissuer_token(ti, TISSUER_KID_RSA, claims);
-    expect_refused(tok, ERR_AUTH, "not valid for another 300 s (nbf)");
+    expect_time_refusal(timed_token(now + 600, now + 300, 0),
+                        "not valid before", now + 300, "nbf");
+    expect_time_refusal(timed_token(now + 600, 0, now + 120),
+                        "issued in the future at", now + 120, "iat");
+    /* nbf and iat within the leeway pass. */
+    tok = timed_token(now + 600, now + 30, now + 30);
+    expect_refused(tok, 0, "");
     free(tok);
-    snprintf(claims, sizeof claims,
-             "{\"iss\":\"%s\",\"aud\":\"lab-api\",\"sub\":\"s\","
-             "\"exp\":%ld,\"iat\":%ld}",
-             tissuer_url(ti), now + 600, now + 120);
-    tok = tissuer_token(ti, TISSUER_KID_RSA, claims);
-    expect_refused(tok, ERR_AUTH, "issued 120 s in the future (iat)");
-    free(tok);
-    snprintf(claims, sizeof claims,
-             "{\"iss\":\"%s\",\"aud\":\"lab-api\",\"sub\":\"s\"}",
-             tissuer_url(ti));
-    tok = tissuer_token(ti, TISSUER_KID_RSA, claims);
+    tok = timed_token(0, now, now);
     expect_refused(tok, ERR_AUTH, "exp missing");
     free(tok);
 }
@@ -507,4 +533,357 @@ Test(jwt, cached_keys_survive_the_issuer_going_down)
     free(a);
     free(b);
     free(c);
+}
+
+Test(jwt, required_scope_from_scope_string_or_scp_array)
+{
+    const char *scopes[] = {"results:write", "admin", NULL};
+    struct jwt_expect x = {NULL, scopes, 1};
+    char *c1 = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"scope\":\"openid results:write\"");
+    char *c2 = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"scp\":[\"read\",\"admin\"]");
+    char *c3 = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"scope\":\"openid results:read\"");
+    char *t1 = tissuer_token(ti, TISSUER_KID_RSA, c1);
+    char *t2 = tissuer_token(ti, TISSUER_KID_RSA, c2);
+    char *t3 = tissuer_token(ti, TISSUER_KID_RSA, c3);
+    char *t4 = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char why[ERR_MSG_MAX];
+    int scope = 0;
+
+    trust_with("", "");
+    cr_assert_eq(verify(t1, &x, why, sizeof why, &scope), 0, "%s", why);
+    cr_assert_eq(verify(t2, &x, why, sizeof why, &scope), 0, "%s", why);
+    cr_assert_eq(verify(t3, &x, why, sizeof why, &scope), ERR_DENIED);
+    cr_assert_str_eq(why, "token has none of the required scopes "
+                          "(results:write, ...)");
+    cr_assert_eq(scope, 1);
+    cr_assert_eq(verify(t4, &x, why, sizeof why, &scope), ERR_DENIED);
+    cr_assert_eq(scope, 1);
+    /* Without a scope requirement the same tokens pass. */
+    cr_assert_eq(verify(t3, NULL, why, sizeof why, &scope), 0, "%s", why);
+    cr_assert_eq(scope, 0);
+    free(c1), free(c2), free(c3);
+    free(t1), free(t2), free(t3), free(t4);
+}
+
+Test(jwt, configured_required_scopes_are_exposed)
+{
+    trust_with("", ",\"required_scopes\":[\"results:write\"]");
+    cr_assert_str_eq(jwt_trust_required_scopes(trust)[0], "results:write");
+    cr_assert_null(jwt_trust_required_scopes(trust)[1]);
+}
+
+Test(jwt, bound_claims_match_globs)
+{
+    struct jwt_expect x = {NULL, NULL, 1};
+    char *cg = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"environment\":\"prod-eu\"");
+    char *cb = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"environment\":\"staging\"");
+    char *ca = tissuer_github_claims(ti, "\"lab-api\"", 300,
+                                     ",\"environment\":[\"dev\",\"prod-us\"]");
+    char *good = tissuer_token(ti, TISSUER_KID_RSA, cg);
+    char *bad = tissuer_token(ti, TISSUER_KID_RSA, cb);
+    char *arr = tissuer_token(ti, TISSUER_KID_RSA, ca);
+    char why[ERR_MSG_MAX];
+    int scope = 1;
+
+    trust_with(",\"bound_claims\":{\"repository\":[\"octo-org/*\"],"
+               "\"environment\":[\"prod-*\"],"
+               "\"ref\":[\"refs/heads/main\",\"refs/tags/v*\"]}",
+               "");
+    cr_assert_eq(verify(good, &x, why, sizeof why, NULL), 0, "%s", why);
+    cr_assert_eq(verify(arr, &x, why, sizeof why, NULL), 0, "%s", why);
+    cr_assert_eq(verify(bad, &x, why, sizeof why, &scope), ERR_DENIED);
+    cr_assert_str_eq(why, "claim environment does not match bound_claims");
+    cr_assert_eq(scope, 0);
+    /* A caller that does not ask for bound claims is not held to them. */
+    x.bound_claims = 0;
+    cr_assert_eq(verify(bad, &x, why, sizeof why, NULL), 0, "%s", why);
+    free(good), free(bad), free(arr);
+    free(cg), free(cb), free(ca);
+}
+
+Test(jwt, missing_bound_claim_is_forbidden)
+{
+    struct jwt_expect x = {NULL, NULL, 1};
+    char *tok = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char why[ERR_MSG_MAX];
+
+    trust_with(",\"bound_claims\":{\"environment\":[\"prod\"]}", "");
+    cr_assert_eq(verify(tok, &x, why, sizeof why, NULL), ERR_DENIED);
+    cr_assert_str_eq(why, "claim environment is missing for bound_claims");
+    free(tok);
+}
+
+Test(jwt, caller_audiences_replace_the_configured_ones)
+{
+    const char *aud[] = {"sts.amazonaws.com", NULL};
+    struct jwt_expect x = {aud, NULL, 0};
+    char *sts = github_token(TISSUER_KID_RSA, "\"sts.amazonaws.com\"", 300);
+    char *lab = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char why[ERR_MSG_MAX];
+
+    trust_with("", "");
+    cr_assert_eq(verify(sts, &x, why, sizeof why, NULL), 0, "%s", why);
+    cr_assert_eq(verify(lab, &x, why, sizeof why, NULL), ERR_AUTH);
+    cr_assert_str_eq(why, "aud does not name an accepted audience "
+                          "(expected sts.amazonaws.com)");
+    cr_assert_eq(verify(sts, NULL, why, sizeof why, NULL), ERR_AUTH);
+    free(sts);
+    free(lab);
+}
+
+Test(jwt, custom_repository_and_owner_claims)
+{
+    char *c = tissuer_github_claims(
+        ti, "\"lab-api\"", 300,
+        ",\"project_path\":\"group/project\",\"namespace_path\":\"group\"");
+    char *tok = tissuer_token(ti, TISSUER_KID_RSA, c);
+    struct jwt_verified v;
+    struct err e = {0, ""};
+
+    trust_with(",\"repository_claim\":\"project_path\","
+               "\"owner_claim\":\"namespace_path\"",
+               "");
+    cr_assert_eq(jwt_verify(trust, tok, NULL, &v, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(v.repository, "group/project");
+    cr_assert_str_eq(v.owner, "group");
+    jwt_verified_free(&v);
+    free(c);
+    free(tok);
+}
+
+Test(jwt, configured_jwks_uri_skips_discovery)
+{
+    char extra[256], why[ERR_MSG_MAX];
+    char *tok = github_token(TISSUER_KID_EC, "\"lab-api\"", 300);
+
+    snprintf(extra, sizeof extra, ",\"jwks_uri\":\"%s\"", tissuer_jwks_uri(ti));
+    trust_with(extra, "");
+    cr_assert_eq(verify(tok, NULL, why, sizeof why, NULL), 0, "%s", why);
+    cr_assert_eq(tissuer_discovery_requests(ti), 0);
+    cr_assert_eq(tissuer_jwks_requests(ti), 1);
+    free(tok);
+}
+
+/* A fresh store in a temporary directory. */
+static struct store *
+open_store(char *dir, size_t n)
+{
+    struct store_options o = {NULL, 16, 64, 2};
+    struct store *s = NULL;
+    struct err e = {0, ""};
+    char path[256];
+
+    snprintf(dir, n, "/tmp/labgate-jwt-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/db", dir);
+    o.path = path;
+    cr_assert_eq(store_open(&s, &o, &e), 0, "%s", e.msg);
+    return s;
+}
+
+Test(jwt, persisted_key_set_serves_while_the_issuer_is_down)
+{
+    char *tok = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char dir[64], why[ERR_MSG_MAX], rm[128];
+    struct store *st = open_store(dir, sizeof dir);
+
+    trust_with("", "");
+    jwt_trust_attach_store(trust, st);
+    cr_assert_eq(verify(tok, NULL, why, sizeof why, NULL), 0, "%s", why);
+    jwt_trust_attach_store(trust, NULL);
+    jwt_trust_free(trust);
+    trust = NULL;
+    tissuer_down(ti);
+    /* A new trust (a restart) loads the stored set; no fetch needed. */
+    trust_with("", "");
+    jwt_trust_attach_store(trust, st);
+    cr_assert_eq(verify(tok, NULL, why, sizeof why, NULL), 0, "%s", why);
+    jwt_trust_attach_store(trust, NULL);
+    store_close(st);
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    cr_assert_eq(system(rm), 0);
+    free(tok);
+}
+
+static void
+expect_config_error(const char *text, const char *message)
+{
+    json_t *section = json_loads(text, 0, NULL);
+    struct jwt_trust *t = NULL;
+    struct err e = {0, ""};
+
+    cr_assert_not_null(section, "%s", text);
+    cr_assert_eq(jwt_trust_create(&t, section, NULL, &e), ERR_INVALID, "%s",
+                 text);
+    cr_assert_null(t);
+    cr_assert_str_eq(e.msg, message);
+    json_decref(section);
+}
+
+Test(jwt, configuration_errors_name_the_key)
+{
+    expect_config_error("{\"issuer\":\"x\"}", "jwt.issuer: unknown key");
+    expect_config_error("{\"issuers\":[]}",
+                        "jwt.issuers: expected a non-empty array of issuer "
+                        "objects");
+    expect_config_error("{\"issuers\":[{\"audiences\":[\"a\"]}]}",
+                        "jwt.issuers[0].issuer: required key is missing");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\"}]}",
+                        "jwt.issuers[0].audiences: required key is missing");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[]}]}",
+                        "jwt.issuers[0].audiences: expected a non-empty "
+                        "array of non-empty strings");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"http://a\","
+                        "\"audiences\":[\"x\"]}]}",
+                        "jwt.issuers[0].issuer: expected an https:// URL "
+                        "(http:// only with allow_insecure_http)");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"algorithms\":[\"HS256\"]}]}",
+                        "jwt.issuers[0].algorithms[0]: expected RS256, "
+                        "RS384, RS512, ES256 or ES384 (none and HMAC are "
+                        "never accepted)");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"leeway_seconds\":-1}]}",
+                        "jwt.issuers[0].leeway_seconds: expected an integer "
+                        "from 0 to 600");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"bound_claims\":"
+                        "{\"ref\":\"main\"}}]}",
+                        "jwt.issuers[0].bound_claims.ref: expected a "
+                        "non-empty array of non-empty strings");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"colour\":1}]}",
+                        "jwt.issuers[0].colour: unknown key");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"jwks_uri\":\"ftp://k\"}]}",
+                        "jwt.issuers[0].jwks_uri: expected an https:// URL "
+                        "(http:// only with allow_insecure_http)");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"]},{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"y\"]}]}",
+                        "jwt.issuers[1].issuer: the same issuer is already "
+                        "jwt.issuers[0]");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"allow_insecure_http\":1}]}",
+                        "jwt.issuers[0].allow_insecure_http: expected true "
+                        "or false");
+    expect_config_error("{\"issuers\":[{\"issuer\":\"https://a\","
+                        "\"audiences\":[\"x\"],\"owner_claim\":\"\"}]}",
+                        "jwt.issuers[0].owner_claim: expected a non-empty "
+                        "string");
+    expect_config_error("{\"required_scopes\":\"write\"}",
+                        "jwt.required_scopes: expected a non-empty array of "
+                        "non-empty strings");
+}
+
+Test(jwt, empty_section_trusts_github_actions_only)
+{
+    json_t *section = json_object();
+    char *tok = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char why[ERR_MSG_MAX], reason[256];
+    struct err e = {0, ""};
+
+    /* No token for the default issuer is verified, so nothing is fetched
+     * from the internet; a test-issuer token is simply not trusted. */
+    cr_assert_eq(jwt_trust_create(&trust, section, NULL, &e), 0, "%s", e.msg);
+    cr_assert_null(jwt_trust_required_scopes(trust));
+    snprintf(reason, sizeof reason, "issuer %s is not trusted",
+             tissuer_url(ti));
+    cr_assert_eq(verify(tok, NULL, why, sizeof why, NULL), ERR_AUTH);
+    cr_assert_str_eq(why, reason);
+    json_decref(section);
+    free(tok);
+}
+
+Test(jwt, each_issuer_is_checked_against_its_own_keys)
+{
+    struct tissuer *other = tissuer_start();
+    char text[1024], why[ERR_MSG_MAX];
+    char *mine = github_token(TISSUER_KID_RSA, "\"lab-api\"", 300);
+    char *c = tissuer_github_claims(other, "\"ci\"", 300, NULL);
+    char *theirs = tissuer_token(other, TISSUER_KID_RSA, c);
+    char *claims_mine = tissuer_github_claims(ti, "\"lab-api\"", 300, NULL);
+    /* Same kid "rsa-1" at both issuers: the other issuer's key must not
+     * verify a token that names this issuer. */
+    char *forged = tissuer_token(other, TISSUER_KID_RSA, claims_mine);
+    struct err e = {0, ""};
+    json_t *section;
+
+    snprintf(text, sizeof text,
+             "{\"issuers\":[{\"issuer\":\"%s\",\"audiences\":[\"lab-api\"],"
+             "\"allow_insecure_http\":true},{\"issuer\":\"%s\","
+             "\"audiences\":[\"ci\"],\"allow_insecure_http\":true}]}",
+             tissuer_url(ti), tissuer_url(other));
+    section = json_loads(text, 0, NULL);
+    cr_assert_eq(jwt_trust_create(&trust, section, NULL, &e), 0, "%s", e.msg);
+    json_decref(section);
+    cr_assert_eq(verify(mine, NULL, why, sizeof why, NULL), 0, "%s", why);
+    cr_assert_eq(verify(theirs, NULL, why, sizeof why, NULL), 0, "%s", why);
+    expect_refused(forged, ERR_AUTH, "bad signature (kid rsa-1, alg RS256)");
+    free(mine), free(c), free(theirs), free(claims_mine), free(forged);
+    tissuer_free(other);
+}
+
+#define CONC_THREADS 6
+#define CONC_TOKENS 60
+
+struct conc_arg {
+    char *tokens[CONC_TOKENS];
+    int failures;
+};
+
+static void *
+conc_verify(void *p)
+{
+    struct conc_arg *a = p;
+    char why[ERR_MSG_MAX];
+
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < CONC_TOKENS; i++)
+            if (verify(a->tokens[i], NULL, why, sizeof why, NULL) != 0)
+                a->failures++;
+    return NULL;
+}
+
+Test(jwt, concurrent_checks_survive_a_key_set_replacement)
+{
+    struct conc_arg args[CONC_THREADS];
+    pthread_t th[CONC_THREADS];
+    char *fresh, why[ERR_MSG_MAX];
+
+    trust_with("", "");
+    for (int t = 0; t < CONC_THREADS; t++) {
+        args[t].failures = 0;
+        for (int i = 0; i < CONC_TOKENS; i++) {
+            char extra[32], *c;
+            snprintf(extra, sizeof extra, ",\"n\":%d", t * 1000 + i);
+            c = tissuer_github_claims(ti, "\"lab-api\"", 300, extra);
+            args[t].tokens[i] =
+                tissuer_token(ti, i % 2 ? TISSUER_KID_EC : TISSUER_KID_RSA, c);
+            free(c);
+        }
+    }
+    cr_assert_eq(verify(args[0].tokens[0], NULL, why, sizeof why, NULL), 0,
+                 "%s", why);
+    tissuer_add_key(ti, "rsa-2", TISSUER_RSA2048);
+    fresh = github_token("rsa-2", "\"lab-api\"", 300);
+    for (int t = 0; t < CONC_THREADS; t++)
+        cr_assert_eq(pthread_create(&th[t], NULL, conc_verify, &args[t]), 0);
+    /* An unknown kid makes the cache fetch and swap the whole set while
+     * the threads hold references to keys of the old one. */
+    cr_assert_eq(verify(fresh, NULL, why, sizeof why, NULL), 0, "%s", why);
+    for (int t = 0; t < CONC_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        cr_assert_eq(args[t].failures, 0);
+        for (int i = 0; i < CONC_TOKENS; i++)
+            free(args[t].tokens[i]);
+    }
+    cr_assert_eq(tissuer_jwks_requests(ti), 2);
+    free(fresh);
 }
