@@ -126,17 +126,17 @@ iamauth_temporary(struct http_req *rq, const struct sigv4_auth *a,
 
     if (a->security_token == NULL)
         return iamauth_fail_with(why, IAMAUTH_TOKEN_INVALID,
-                                 err_set(err, ERR_AUTH, invalid));
+                                 err_set(err, ERR_AUTH, "%s", invalid));
     rc = store_sts_get(rq->srv->store, a->access_key_id, ss, err);
     if (rc == ERR_NOTFOUND)
         return iamauth_fail_with(why, IAMAUTH_TOKEN_INVALID,
-                                 err_set(err, ERR_AUTH, invalid));
+                                 err_set(err, ERR_AUTH, "%s", invalid));
     if (rc != 0)
         return iamauth_fail_with(why, IAMAUTH_INTERNAL, rc);
     sigv4_sha256_hex(a->security_token, strlen(a->security_token), hash);
     if (!sigv4_equal(hash, ss->token_sha256))
         return iamauth_fail_with(why, IAMAUTH_TOKEN_INVALID,
-                                 err_set(err, ERR_AUTH, invalid));
+                                 err_set(err, ERR_AUTH, "%s", invalid));
     if (timefmt_now_ms() >= ss->expires_ms)
         return iamauth_fail_with(
             why, IAMAUTH_TOKEN_EXPIRED,
@@ -147,7 +147,7 @@ iamauth_temporary(struct http_req *rq, const struct sigv4_auth *a,
     out->role = iamconf_find_role(&rq->srv->iamauth->conf, ss->role_arn);
     if (out->role == NULL)
         return iamauth_fail_with(why, IAMAUTH_TOKEN_INVALID,
-                                 err_set(err, ERR_AUTH, invalid));
+                                 err_set(err, ERR_AUTH, "%s", invalid));
     out->principal_arn = out->role->arn;
     out->caller_arn = ss->assumed_role_arn;
     out->user_id = ss->assumed_role_id;
