@@ -25,6 +25,14 @@ int auth_configure(struct server *srv, struct err *err);
  */
 void auth_attach_store(struct server *srv, struct store *store);
 
+/*
+ * Whether every configured authenticator can verify requests now (JWT
+ * key sets fetched, IAM keys loaded).  Returns 0, or ERR_BUSY naming
+ * what is missing in err.  Authenticators that are not built yet have
+ * nothing to load and count as ready.
+ */
+int auth_ready(struct server *srv, struct err *err);
+
 /* Release what auth_configure loaded. */
 void auth_shutdown(struct server *srv);
 

@@ -17,8 +17,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 #include "timefmt.h"
 
@@ -303,6 +305,71 @@ http_req_free(struct http_req *rq)
     result_free(&r);
 }
 
+/*
+ * Walk the X-Forwarded-For entries in list (comma-separated, oldest
+ * first) from the right: each trusted entry is a proxy of ours and is
+ * skipped, the first untrusted one is the client.  Entries left of it
+ * were written by the client itself and are never believed.  An entry
+ * that is not an address ends the walk: the last hop that was seen is
+ * the best that can be said.
+ */
+static void
+http_xff_walk(const struct config *cfg, const char *list, char *out,
+              size_t n)
+{
+    const char *end = list + strlen(list);
+
+    while (end > list) {
+        const char *start = end, *a, *b;
+        char entry[HTTP_ADDR_MAX];
+        while (start > list && start[-1] != ',')
+            start--;
+        a = start;
+        b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        end = start > list ? start - 1 : list;
+        if ((size_t)(b - a) >= sizeof entry)
+            return;
+        memcpy(entry, a, (size_t)(b - a));
+        entry[b - a] = '\0';
+        if (!cidr_is_addr(entry))
+            return;
+        snprintf(out, n, "%s", entry);
+        if (!cidr_match_any(cfg->trusted_proxies, cfg->trusted_proxy_count,
+                            entry))
+            return;
+    }
+}
+
+/*
+ * The client address: the TCP peer, unless the peer is a trusted proxy,
+ * in which case X-Forwarded-For says who is behind it.  Several
+ * X-Forwarded-For lines are one list in the order they came.
+ */
+static void
+http_client_addr(struct http_req *rq)
+{
+    const struct config *cfg = rq->srv->cfg;
+    struct buf list = BUF_INIT;
+
+    snprintf(rq->client, sizeof rq->client, "%s", rq->peer);
+    if (!cidr_match_any(cfg->trusted_proxies, cfg->trusted_proxy_count,
+                        rq->peer))
+        return;
+    for (int i = 0; i < rq->ri->num_headers; i++) {
+        if (strcasecmp(rq->ri->http_headers[i].name, "X-Forwarded-For") != 0)
+            continue;
+        buf_printf(&list, "%s%s", list.len ? "," : "",
+                   rq->ri->http_headers[i].value);
+    }
+    if (list.data != NULL)
+        http_xff_walk(cfg, list.data, rq->client, sizeof rq->client);
+    buf_free(&list);
+}
+
 static int
 http_begin_request(struct mg_connection *conn)
 {
@@ -322,10 +389,12 @@ http_begin_request(struct mg_connection *conn)
     snprintf(rq.id, sizeof rq.id, "%08x%08llx", http_boot_id,
              (unsigned long long)seq);
     snprintf(rq.peer, sizeof rq.peer, "%s", rq.ri->remote_addr);
-    snprintf(rq.client, sizeof rq.client, "%s", rq.ri->remote_addr);
+    http_client_addr(&rq);
     rq.auth = RESULT_AUTH_NONE;
     route_dispatch(&rq, &rs);
     http_send(&rq, &rs);
+    metrics_request(rq.srv, rq.route, rs.status,
+                    timefmt_mono_ns() - rq.start_ns);
     http_access_log(&rq, &rs);
     buf_free(&rs.headers);
     buf_free(&rs.body);
@@ -363,6 +432,7 @@ http_civetweb_error(struct mg_connection *conn, int status,
                  status, http_reason(status), n);
     mg_write(conn, head, (size_t)m);
     mg_write(conn, body, (size_t)n);
+    metrics_request(mg_get_user_data(mg_get_context(conn)), NULL, status, -1);
     log_event(LOG_INFO, "http", "refused", "status=%d reason=%s", status,
               log_quote(errmsg, msg, sizeof msg));
     return 0;

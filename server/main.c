@@ -14,10 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
+#include "backup.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "store.h"
 #include "timefmt.h"
@@ -30,6 +33,9 @@ main_usage(FILE *f)
     fprintf(f,
             "usage: labgate-server [--config FILE] [--listen HOST:PORT] "
             "[--db PATH]\n"
+            "       labgate-server backup [--config FILE] [--db PATH] FILE\n"
+            "       labgate-server audit verify|export [...] (see "
+            "audit --help)\n"
             "       labgate-server --help | --version\n"
             "\n"
             "Stores CI results posted over HTTP in SQLite.\n"
@@ -44,7 +50,7 @@ main_usage(FILE *f)
             "Routes: POST /lab/results (open), POST /lab/results-secure "
             "(OIDC JWT),\n"
             "POST /lab/results-ci (AWS SigV4), GET /lab/results, "
-            "GET /lab/results/ID,\nGET /healthz.\n",
+            "GET /lab/results/ID,\nGET /healthz, GET /readyz, GET /metrics.\n",
             CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATABASE);
 }
 
@@ -152,11 +158,14 @@ main_run(struct server *srv)
     so.batch_max = srv->cfg->limits.batch_max;
     so.queue_max = srv->cfg->limits.queue_max;
     so.readers = 8;
+    so.key_file = srv->cfg->audit.key_file;
+    so.retention_days = srv->cfg->audit.retention_days;
     if (store_open(&srv->store, &so, &err) != 0) {
         fprintf(stderr, "labgate-server: %s\n", err.msg);
         return 1;
     }
     auth_attach_store(srv, srv->store);
+    store_set_commit_hook(srv->store, metrics_store_commit, srv->metrics);
     if (http_start(srv, &err) != 0) {
         fprintf(stderr, "labgate-server: %s\n", err.msg);
         auth_attach_store(srv, NULL);
@@ -187,12 +196,16 @@ main(int argc, char **argv)
     struct err err = {0, ""};
     int rc;
 
+    /* Subcommands come first and have flags of their own. */
+    if (argc > 1 && strcmp(argv[1], "backup") == 0)
+        return backup_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "audit") == 0)
+        return audit_main(argc - 1, argv + 1);
     rc = main_parse_args(argc, argv, &args);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
     if (main_configure(&cfg, &args, &err) != 0) {
-        fprintf(stderr, "labgate-server: configuration error: %s\n",
-                err.msg);
+        fprintf(stderr, "labgate-server: configuration error: %s\n", err.msg);
         config_free(&cfg);
         return MAIN_EXIT_USAGE;
     }
@@ -209,9 +222,16 @@ main(int argc, char **argv)
         config_free(&cfg);
         return MAIN_EXIT_USAGE;
     }
+    if (metrics_create(&srv.metrics, &err) != 0) {
+        fprintf(stderr, "labgate-server: %s\n", err.msg);
+        auth_shutdown(&srv);
+        config_free(&cfg);
+        return 1;
+    }
     main_block_signals();
     rc = main_run(&srv);
     auth_shutdown(&srv);
+    metrics_free(srv.metrics);
     config_free(&cfg);
     return rc;
 }

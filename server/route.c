@@ -23,6 +23,8 @@ const struct route route_table[] = {
     {"GET", "/lab/results", ROUTE_AUTH_READ, 0, api_results_list},
     {"GET", "/lab/results/", ROUTE_AUTH_READ, ROUTE_PREFIX, api_results_get},
     {"GET", "/healthz", ROUTE_AUTH_NONE, 0, api_health},
+    {"GET", "/readyz", ROUTE_AUTH_NONE, 0, api_ready},
+    {"GET", "/metrics", ROUTE_AUTH_NONE, 0, api_metrics},
     {"POST", "/sts", ROUTE_AUTH_NONE, ROUTE_FORM_BODY, sts_handle},
     {NULL, NULL, 0, 0, NULL},
 };

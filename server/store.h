@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit_chain.h"
 #include "err.h"
 #include "result.h"
 
@@ -25,6 +26,8 @@ struct store_options {
     int batch_max;    /* most rows per transaction */
     int queue_max;    /* most rows waiting; more get ERR_BUSY */
     int readers;      /* read connections in the pool */
+    const char *key_file; /* audit key; NULL: path + ".key" */
+    int retention_days;   /* prune results older than this; 0: keep all */
 };
 
 /* Which identity columns a listing can filter on (exact match). */
@@ -38,6 +41,9 @@ enum store_filter_field {
     STORE_BY_PRINCIPAL_ARN,
     STORE_BY_ACCESS_KEY_ID,
     STORE_BY_SOURCE_ADDR,
+    STORE_BY_CALLER_ARN,
+    STORE_BY_ACCOUNT,
+    STORE_BY_SESSION_NAME,
     STORE_BY_COUNT
 };
 
@@ -58,9 +64,13 @@ struct store_filter {
 extern const char *const store_filter_names[STORE_BY_COUNT];
 
 /*
- * Open (creating if needed) the database, apply pending migrations and
- * start the writer.  Returns 0 and sets *out, or a negative code with the
- * reason in err: ERR_VERSION for a database newer than this binary.
+ * Open (creating if needed) the database, apply pending migrations, load
+ * the audit key (creating it, mode 0600, for a database that has no chain
+ * yet) and start the writer, and the pruner when retention_days is set.
+ * Returns 0 and sets *out, or a negative code with the reason in err:
+ * ERR_VERSION for a database newer than this binary, ERR_AUTH for a key
+ * that does not match the database's chain, ERR_DENIED for a key file
+ * others can read, ERR_INVALID for damaged audit metadata.
  */
 int store_open(struct store **out, const struct store_options *opt,
                struct err *err);
@@ -158,9 +168,119 @@ int store_jwks_get(struct store *s, const char *issuer, char **body,
                    int64_t *fetched_ms, struct err *err);
 
 /*
+ * Check the database can take a write now without writing anything: a
+ * fresh read-write connection (never creating the file) must not be
+ * read-only, must get the write lock (BEGIN IMMEDIATE, waiting at most
+ * wait_ms for the writer) and roll it back, and the writer's queue must
+ * have room.  Returns 0, or ERR_IO / ERR_BUSY with the reason in err.
+ */
+int store_check_writable(struct store *s, int wait_ms, struct err *err);
+
+/*
+ * Have the writer thread call fn(arg, rows, ns, ok) after each group
+ * commit: rows committed, nanoseconds from BEGIN to the end of COMMIT,
+ * ok zero when the batch was rolled back.  fn must be quick and never
+ * block; it replaces any earlier hook (NULL removes it).
+ */
+void store_set_commit_hook(struct store *s,
+                           void (*fn)(void *arg, int rows, int64_t ns,
+                                      int ok),
+                           void *arg);
+
+/*
  * Stop taking writes, commit what is queued, stop the writer and close
  * every connection.  s may be NULL.
  */
 void store_close(struct store *s);
+
+/*
+ * The audit trail (store_audit.c).  The server's writer chains every row
+ * as it commits it; the functions below read a database file on their own
+ * read-only connection (so `labgate-server audit` works beside a running
+ * server) and prune old rows.
+ */
+
+/* The chain's metadata row (audit_meta), as stored. */
+struct store_audit_meta {
+    unsigned char key_check[AUDIT_CHAIN_LEN];
+    unsigned char nonce[AUDIT_NONCE_LEN];
+    unsigned char genesis[AUDIT_CHAIN_LEN];
+    int64_t head_id; /* last id the server chained; 0 for none */
+    unsigned char head_chain[AUDIT_CHAIN_LEN];
+    unsigned char head_mac[AUDIT_CHAIN_LEN];
+};
+
+/* One retention checkpoint: rows up to cut_id were pruned. */
+struct store_audit_checkpoint {
+    int64_t cut_id;
+    unsigned char chain[AUDIT_CHAIN_LEN]; /* chain value of row cut_id */
+    unsigned char mac[AUDIT_CHAIN_LEN];
+    int64_t pruned, cutoff_ms, created_ms;
+    int damaged; /* a blob had the wrong length */
+};
+
+/* Which rows a scan visits, oldest id first.  0 means no bound. */
+struct store_audit_range {
+    int64_t after_id;  /* id above this */
+    int64_t before_id; /* id below this */
+    int64_t since_ms;  /* received at or after */
+    int64_t until_ms;  /* received before */
+    int limit;         /* at most this many rows */
+};
+
+/*
+ * Called for each row of a scan with its raw columns and its stored
+ * chain value (chain NULL or chain_len != AUDIT_CHAIN_LEN when the row
+ * has none).  Everything is valid only during the call.  Return 0 to go
+ * on, 1 to stop, or a negative ERR_* to fail the scan.
+ */
+typedef int (*store_audit_row_fn)(void *arg, const struct audit_chain_row *r,
+                                  const unsigned char *chain,
+                                  size_t chain_len);
+
+struct store_audit_db;
+
+/*
+ * Open the database at path read-only for verification or export.
+ * Returns 0 and sets *out, ERR_NOTFOUND when there is no such database,
+ * ERR_VERSION when it has no audit chain (not migrated to schema 5 yet),
+ * or ERR_IO.
+ */
+int store_audit_db_open(const char *path, struct store_audit_db **out,
+                        struct err *err);
+
+/*
+ * Read the metadata row and every checkpoint (oldest first; *cps is
+ * malloc'd, the caller frees it).  Returns 0, ERR_NOTFOUND when the
+ * metadata row is missing, ERR_INVALID when it is damaged, or ERR_IO.
+ */
+int store_audit_db_meta(struct store_audit_db *h, struct store_audit_meta *m,
+                        struct store_audit_checkpoint **cps, size_t *ncp,
+                        struct err *err);
+
+/*
+ * Call fn for every row in range, in id order, inside one read
+ * transaction (the one store_audit_db_meta began, if it was called, so
+ * the rows match the metadata it returned).  Returns 0 (also when fn
+ * stopped early), fn's negative code, or ERR_IO.
+ */
+int store_audit_db_scan(struct store_audit_db *h,
+                        const struct store_audit_range *range,
+                        store_audit_row_fn fn, void *arg, struct err *err);
+
+/* Close a handle from store_audit_db_open (NULL is fine). */
+void store_audit_db_close(struct store_audit_db *h);
+
+/*
+ * Delete every result received before cutoff_ms that has no newer row
+ * below it (the pruned rows are always a prefix of the ids), in chunks,
+ * each chunk in one transaction with a checkpoint holding the chain value
+ * at the cut.  The rows are verified before they go: a chain that does
+ * not verify stops pruning with ERR_INVALID naming the row, so pruning
+ * never erases evidence of tampering.  Sets *pruned to the rows deleted.
+ * The background pruner calls this every hour when retention is on.
+ */
+int store_audit_prune(struct store *s, int64_t cutoff_ms, int64_t *pruned,
+                      struct err *err);
 
 #endif

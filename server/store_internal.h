@@ -24,10 +24,15 @@ struct store_pending {
     struct store_pending *next;
 };
 
+struct store_audit; /* store_audit.c: chain state, key, pruner */
+
 struct store {
     char *path;
+    int opened_version; /* schema version before this open migrated it */
     int batch_max;
     int queue_max;
+    void (*on_commit)(void *arg, int rows, int64_t ns, int ok);
+    void *on_commit_arg;
 
     pthread_mutex_t lock;
     pthread_cond_t work; /* signalled when the queue gains an entry */
@@ -38,6 +43,7 @@ struct store {
     int writer_started;
     sqlite3 *wdb;
     sqlite3_stmt *insert;
+    struct store_audit *audit;
 
     pthread_mutex_t rlock;
     pthread_cond_t rfree;
@@ -63,5 +69,56 @@ sqlite3 *store_reader_get(struct store *s);
 
 /* Return a connection taken with store_reader_get. */
 void store_reader_put(struct store *s, sqlite3 *db);
+
+/* Open a connection with the store's settings (busy timeout, ...). */
+int store_connect(const char *path, int flags, sqlite3 **out,
+                  struct err *err);
+
+/*
+ * The audit chain's part of the writer (store_audit.c).  store_audit_open
+ * runs once on the writer connection after the migrations: it loads the
+ * key, checks it against the database (or starts the chain, chaining rows
+ * that predate it) and learns the next id and the last chain value.
+ * Afterwards only the writer thread calls begin/seal/advance/end/rollback,
+ * around each batch.
+ */
+int store_audit_open(struct store *s, const char *key_file,
+                     struct err *err);
+
+/* Start the background pruner when retention_days > 0. */
+int store_audit_start(struct store *s, int retention_days, struct err *err);
+
+/* Stop the pruner and free the chain state (s->audit may be NULL). */
+void store_audit_close(struct store *s);
+
+/* Remember the chain state at the start of a batch. */
+void store_audit_begin(struct store *s);
+
+/*
+ * Give r the next id and compute its chain value into chain.  Returns 0
+ * or ERR_NOMEM / ERR_INTERNAL.
+ */
+int store_audit_seal(struct store *s, struct result *r,
+                     unsigned char *chain);
+
+/* r was inserted with the values store_audit_seal gave it: move on. */
+void store_audit_advance(struct store *s, struct result *r,
+                         const unsigned char *chain);
+
+/*
+ * After a constraint failure on inserting id: when a row with that id
+ * exists (one labgate did not write), move the next id past every stored
+ * row and return 1 so the insert is retried; otherwise return 0.
+ */
+int store_audit_id_taken(struct store *s, int64_t id);
+
+/* Record the new head inside the batch's transaction. */
+int store_audit_end(struct store *s, struct err *err);
+
+/* The batch was rolled back: return to the state of store_audit_begin. */
+void store_audit_rollback(struct store *s);
+
+/* Put the hex of a chain column (blob) into r->chain. */
+void store_audit_column_chain(sqlite3_stmt *st, int col, struct result *r);
 
 #endif

@@ -39,8 +39,10 @@ config_free(struct config *cfg)
 {
     free(cfg->listen);
     free(cfg->database);
+    free(cfg->audit.key_file);
     json_decref(cfg->jwt);
     json_decref(cfg->iam);
+    free(cfg->trusted_proxies);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -176,6 +178,40 @@ config_limits(struct config_limits *lim, json_t *obj, struct err *err)
     return 0;
 }
 
+#define CONFIG_RETENTION_MAX 36500
+
+static int
+config_audit(struct config_audit *a, json_t *obj, struct err *err)
+{
+    const char *key;
+    json_t *v;
+    long long n = 0;
+
+    if (!json_is_object(obj))
+        return err_set(err, ERR_INVALID, "audit: expected an object");
+    json_object_foreach(obj, key, v) {
+        if (strcmp(key, "key_file") == 0) {
+            char *copy;
+            if (!json_is_string(v) || json_string_length(v) == 0)
+                return err_set(err, ERR_INVALID,
+                               "audit.key_file: expected a non-empty path");
+            copy = strdup(json_string_value(v));
+            if (copy == NULL)
+                return err_set(err, ERR_NOMEM, "out of memory");
+            free(a->key_file);
+            a->key_file = copy;
+        } else if (strcmp(key, "retention_days") == 0) {
+            if (config_int(v, "audit.retention_days", 0,
+                           CONFIG_RETENTION_MAX, &n, err) != 0)
+                return ERR_INVALID;
+            a->retention_days = (int)n;
+        } else {
+            return err_set(err, ERR_INVALID, "audit.%.64s: unknown key", key);
+        }
+    }
+    return 0;
+}
+
 static int
 config_section(json_t **slot, json_t *v, const char *key, struct err *err)
 {
@@ -191,6 +227,39 @@ config_string(json_t *v, const char *key, struct err *err)
 {
     if (!json_is_string(v))
         return err_set(err, ERR_INVALID, "%s: expected a string", key);
+    return 0;
+}
+
+/* "trusted_proxies": an array of IP addresses or CIDR blocks. */
+static int
+config_trusted_proxies(struct config *cfg, json_t *v, struct err *err)
+{
+    size_t n = json_is_array(v) ? json_array_size(v) : 0;
+    struct cidr *list;
+    json_t *item;
+    size_t i;
+
+    if (!json_is_array(v))
+        return err_set(err, ERR_INVALID,
+                       "trusted_proxies: expected an array of IP "
+                       "addresses or CIDR blocks");
+    list = calloc(n ? n : 1, sizeof *list);
+    if (list == NULL)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item) ||
+            cidr_parse(json_string_value(item), &list[i]) != 0) {
+            free(list);
+            return err_set(err, ERR_INVALID,
+                           "trusted_proxies[%zu]: expected an IP address "
+                           "or CIDR block such as 10.0.0.0/8 (host bits "
+                           "zero)",
+                           i);
+        }
+    }
+    free(cfg->trusted_proxies);
+    cfg->trusted_proxies = list;
+    cfg->trusted_proxy_count = n;
     return 0;
 }
 
@@ -228,10 +297,14 @@ config_apply(struct config *cfg, json_t *root, struct err *err)
                              "error");
         } else if (strcmp(key, "limits") == 0) {
             rc = config_limits(&cfg->limits, v, err);
+        } else if (strcmp(key, "audit") == 0) {
+            rc = config_audit(&cfg->audit, v, err);
         } else if (strcmp(key, "jwt") == 0) {
             rc = config_section(&cfg->jwt, v, key, err);
         } else if (strcmp(key, "iam") == 0) {
             rc = config_section(&cfg->iam, v, key, err);
+        } else if (strcmp(key, "trusted_proxies") == 0) {
+            rc = config_trusted_proxies(cfg, v, err);
         } else {
             rc = err_set(err, ERR_INVALID, "%.64s: unknown key", key);
         }

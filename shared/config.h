@@ -3,7 +3,8 @@
  * file and command-line overrides, in that order.
  *
  * The file is one JSON object.  Its required keys are "listen",
- * "database", "jwt" and "iam"; "log_level" and "limits" are optional.
+ * "database", "jwt" and "iam"; "log_level", "limits", "audit" and
+ * "trusted_proxies" are optional.
  * Every key is checked: an unknown key, a wrong type or a bad value is an
  * error naming the key (for example "limits.threads").  The "jwt" and "iam"
  * objects are kept as parsed JSON and validated by the modules that own
@@ -16,6 +17,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "cidr.h"
 #include "err.h"
 #include "log.h"
 
@@ -36,13 +38,23 @@ struct config_limits {
     int queue_max;             /* results waiting for the writer */
 };
 
+/* The audit trail (docs/audit.md). */
+struct config_audit {
+    char *key_file;     /* NULL: the database path + ".key" */
+    int retention_days; /* prune older results; 0 keeps everything */
+};
+
 struct config {
     char *listen;   /* "HOST:PORT"; port 0 picks a free port */
     char *database; /* SQLite file path */
     enum log_level log_level;
     struct config_limits limits;
+    struct config_audit audit;
     json_t *jwt; /* the "jwt" object; never NULL after config_init */
     json_t *iam; /* the "iam" object; never NULL after config_init */
+    /* Peers whose X-Forwarded-For is believed; empty by default. */
+    struct cidr *trusted_proxies;
+    size_t trusted_proxy_count;
 };
 
 /* Fill cfg with the built-in defaults. Returns 0 or ERR_NOMEM. */

@@ -316,6 +316,8 @@ result_to_json(const struct result *r)
             json_object_set_new(ident, f->name, json_string(v));
     }
     json_object_set_new(o, "identity", ident);
+    json_object_set_new(o, "chain",
+                        r->chain[0] ? json_string(r->chain) : json_null());
     return o;
 }
 
@@ -336,6 +338,22 @@ result_dup_member(json_t *obj, const char *key, char **slot, int required,
         *slot = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER |
                                   JSON_ENCODE_ANY);
     return *slot ? 0 : err_set(err, ERR_NOMEM, "out of memory");
+}
+
+/* "chain" is optional: null or 64 hex digits. */
+static int
+result_chain_from_json(struct result *r, json_t *v, struct err *err)
+{
+    const char *s;
+
+    if (v == NULL || json_is_null(v))
+        return 0;
+    s = json_string_value(v);
+    if (s == NULL || strlen(s) != RESULT_CHAIN_HEX - 1 ||
+        strspn(s, "0123456789abcdef") != RESULT_CHAIN_HEX - 1)
+        return err_set(err, ERR_INVALID, "chain: expected 64 hex digits");
+    memcpy(r->chain, s, RESULT_CHAIN_HEX);
+    return 0;
 }
 
 int
@@ -379,6 +397,8 @@ result_from_json(struct result *r, json_t *obj, struct err *err)
                               result_ident_slot(&r->ident, f), 0, err))
             goto fail;
     }
+    if (result_chain_from_json(r, json_object_get(obj, "chain"), err) != 0)
+        goto fail;
     return 0;
 fail:
     result_free(r);

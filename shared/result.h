@@ -28,6 +28,7 @@ enum result_auth { RESULT_AUTH_NONE, RESULT_AUTH_JWT, RESULT_AUTH_IAM };
 
 #define RESULT_AUTH_COUNT 3
 #define RESULT_SUITE_MAX 128 /* characters (code points) */
+#define RESULT_CHAIN_HEX 65  /* audit chain value in hex, with the NUL */
 
 /* Who posted a result, as verified by the route's authenticator. */
 struct result_identity {
@@ -56,6 +57,9 @@ struct result {
     char *payload;   /* the posted JSON object, compact */
     char *principal; /* who, in one string: see result_principal */
     struct result_identity ident;
+    /* The audit chain value (docs/audit.md) in lower-case hex, set by the
+     * store; "" for a result that has none yet. */
+    char chain[RESULT_CHAIN_HEX];
 };
 
 /* Limits applied while validating a posted body. */

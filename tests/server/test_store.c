@@ -23,7 +23,7 @@ static struct store *st;
 static void
 open_store(void)
 {
-    struct store_options o = {dir.db, 64, 1000, 2};
+    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0};
     struct err e = {0, ""};
 
     cr_assert_eq(store_open(&st, &o, &e), 0, "%s", e.msg);
@@ -246,7 +246,7 @@ Test(store, rows_survive_close_and_reopen)
 
 Test(store, newer_schema_is_refused)
 {
-    struct store_options o = {dir.db, 64, 1000, 2};
+    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0};
     struct store *other = NULL;
     struct err e = {0, ""};
     sqlite3 *db;
@@ -270,7 +270,7 @@ Test(store, newer_schema_is_refused)
 
 Test(store, not_a_database_is_reported)
 {
-    struct store_options o = {dir.db, 64, 1000, 2};
+    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0};
     struct store *other = NULL;
     struct err e = {0, ""};
 

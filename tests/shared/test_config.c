@@ -203,3 +203,52 @@ Test(config, missing_file_is_reported)
               e.msg);
     config_free(&cfg);
 }
+
+Test(config, audit_section_sets_key_file_and_retention)
+{
+    struct config cfg;
+    struct err e;
+
+    cr_assert_eq(config_init(&cfg), 0);
+    cr_assert_null(cfg.audit.key_file);
+    cr_assert_eq(cfg.audit.retention_days, 0);
+    config_free(&cfg);
+    cr_assert_eq(apply(&cfg,
+                       "{\"listen\":\"127.0.0.1:1\",\"database\":\"d\","
+                       "\"jwt\":{},\"iam\":{},\"audit\":{\"key_file\":"
+                       "\"/etc/labgate/audit.key\",\"retention_days\":90}}",
+                       &e),
+                 0, "%s", e.msg);
+    cr_assert_str_eq(cfg.audit.key_file, "/etc/labgate/audit.key");
+    cr_assert_eq(cfg.audit.retention_days, 90);
+    config_free(&cfg);
+}
+
+Test(config, bad_audit_settings_are_named)
+{
+    static const struct {
+        const char *audit, *message;
+    } cases[] = {
+        {"[]", "audit: expected an object"},
+        {"{\"key_file\":\"\"}", "audit.key_file: expected a non-empty path"},
+        {"{\"key_file\":7}", "audit.key_file: expected a non-empty path"},
+        {"{\"retention_days\":-1}",
+         "audit.retention_days: expected an integer from 0 to 36500"},
+        {"{\"retention_days\":\"30\"}",
+         "audit.retention_days: expected an integer from 0 to 36500"},
+        {"{\"keep\":1}", "audit.keep: unknown key"},
+    };
+    struct config cfg;
+    struct err e;
+    char text[256];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(text, sizeof text,
+                 "{\"listen\":\"127.0.0.1:1\",\"database\":\"d\","
+                 "\"jwt\":{},\"iam\":{},\"audit\":%s}",
+                 cases[i].audit);
+        cr_assert_eq(apply(&cfg, text, &e), ERR_INVALID, "%s", text);
+        cr_assert_str_eq(e.msg, cases[i].message);
+        config_free(&cfg);
+    }
+}

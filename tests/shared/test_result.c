@@ -194,3 +194,30 @@ Test(result, json_form_round_trips)
     result_free(&r);
     result_free(&back);
 }
+
+Test(result, chain_value_round_trips_and_is_checked)
+{
+    struct result r, back;
+    struct err e;
+    json_t *j;
+
+    cr_assert_eq(parse("{\"status\":\"pass\",\"suite\":\"s\"}", &r, &e), 0);
+    r.id = 1;
+    r.route = strdup("/lab/results");
+    j = result_to_json(&r);
+    cr_assert(json_is_null(json_object_get(j, "chain")));
+    json_decref(j);
+    memset(r.chain, 'a', 64);
+    r.chain[64] = '\0';
+    j = result_to_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "chain")),
+                     r.chain);
+    cr_assert_eq(result_from_json(&back, j, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(back.chain, r.chain);
+    result_free(&back);
+    json_object_set_new(j, "chain", json_string("xyz"));
+    cr_assert_eq(result_from_json(&back, j, &e), ERR_INVALID);
+    cr_assert_str_eq(e.msg, "chain: expected 64 hex digits");
+    json_decref(j);
+    result_free(&r);
+}
