@@ -27,6 +27,7 @@
 #include "auth/jwt.h"
 #include "auth/sigv4.h"
 #include "log.h"
+#include "metrics.h"
 #include "sts.h"
 #include "timefmt.h"
 
@@ -462,6 +463,7 @@ sts_verify_token(struct http_req *rq, struct http_resp *rs,
     rc = jwt_verify(trust, a->token, &ex, v, &e);
     if (rc == 0)
         return 0;
+    metrics_auth_failure(rq->srv, "sts_invalid_identity_token");
     if (rc == ERR_AUTH || rc == ERR_DENIED || rc == ERR_INVALID)
         sts_error(rq, rs, 400,
                   strstr(e.msg, "expired") ? "ExpiredTokenException"
@@ -501,6 +503,7 @@ sts_assume(struct http_req *rq, struct http_resp *rs, const struct sts_form *f)
         return;
     iamauth_provider(jwt_issuer_url(v.issuer), provider, sizeof provider);
     if (sts_trust(rq, &a, &v, provider) != IAM_ALLOW) {
+        metrics_auth_failure(rq->srv, "sts_trust_denied");
         log_event(LOG_INFO, "sts", "trust_denied", "req=%s role=%s sub=%s",
                   rq->id, a.role_arn,
                   log_quote(json_string_value(json_object_get(v.claims, "sub")),
@@ -520,6 +523,7 @@ sts_assume(struct http_req *rq, struct http_resp *rs, const struct sts_form *f)
         sts_error(rq, rs, 503, "ServiceUnavailable", e.msg);
         goto out;
     }
+    metrics_sts_issued(rq->srv);
     log_event(LOG_INFO, "sts", "issued",
               "req=%s key=%s arn=%s expires=%s sub=%s", rq->id, is.akid,
               log_quote(is.arn, who, sizeof who), is.expiration,

@@ -27,6 +27,7 @@
 #include "auth/jwt.h"
 #include "auth/sigv4.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 #include "timefmt.h"
 
@@ -196,6 +197,16 @@ iamauth_lookup(struct http_req *rq, const struct sigv4_auth *a,
     return 0;
 }
 
+/* The /metrics reason word of each refusal. */
+static const char *const iamauth_reasons[] = {
+    [IAMAUTH_MISSING] = "sigv4_missing",
+    [IAMAUTH_INCOMPLETE] = "sigv4_malformed",
+    [IAMAUTH_SIGNATURE] = "sigv4_bad_signature",
+    [IAMAUTH_TOKEN_INVALID] = "sigv4_invalid_token",
+    [IAMAUTH_TOKEN_EXPIRED] = "sigv4_expired",
+    [IAMAUTH_INTERNAL] = NULL,
+};
+
 int
 iamauth_authenticate(struct http_req *rq, const char *service,
                      struct iamauth_caller *out, enum iamauth_fail *why,
@@ -233,6 +244,8 @@ iamauth_authenticate(struct http_req *rq, const char *service,
 out:
     if (rc != 0) {
         char id[LOG_QUOTE_MAX], why_s[LOG_QUOTE_MAX];
+        if (iamauth_reasons[*why] != NULL)
+            metrics_auth_failure(rq->srv, iamauth_reasons[*why]);
         log_event(LOG_INFO, "iamauth", "refused",
                   "req=%s service=%s key=%s reason=%s", rq->id, service,
                   log_quote(a.access_key_id[0] ? a.access_key_id : NULL, id,
@@ -447,6 +460,7 @@ iamauth_check(struct http_req *rq, struct http_resp *rs)
     d = c.policy ? iam_policy_evaluate(c.policy, &ir) : IAM_DENY_IMPLICIT;
     iamauth_ctx_free(&ctx);
     if (d != IAM_ALLOW) {
+        metrics_auth_failure(rq->srv, "iam_policy_denied");
         log_event(LOG_INFO, "iamauth", "denied", "req=%s caller=%s decision=%s",
                   rq->id, log_quote(c.caller_arn, who, sizeof who),
                   d == IAM_DENY_EXPLICIT ? "explicit_deny" : "no_allow");

@@ -476,3 +476,31 @@ Test(sts, permissions_policy_uses_claims_tags_and_deny)
                 "perform: execute-api:Invoke on resource: " RESOURCE);
     cr_assert_eq(db_count(srv.db, "SELECT count(*) FROM results"), 0);
 }
+
+Test(sts, metrics_count_issued_credentials_and_refusals)
+{
+    struct creds c;
+    struct tresp t;
+    struct cres r;
+    char *tok = token("\"sts.amazonaws.com\"", 300);
+
+    assume("gha-metrics", &c);
+    assume_raw(ROLE_OTHER, "gha-other", tok, NULL, &t);
+    tresp_free(&t);
+    boto(&srv, "/lab/results-ci", BODY, &r,
+         "--key %s --secret 'wrong-secret-0123456789' --token '%s'", c.akid,
+         c.token);
+    cr_assert_eq(r.status, 403);
+    cr_assert_eq(thttp_get(&srv, "/metrics", &t), 0);
+    cr_assert_eq(t.status, 200);
+    cr_assert(strstr(t.body, "\nlabgate_sts_credentials_issued_total 1\n"),
+              "%s", t.body);
+    cr_assert(strstr(t.body, "labgate_auth_failures_total{reason="
+                             "\"sts_trust_denied\"} 1\n"),
+              "%s", t.body);
+    cr_assert(strstr(t.body, "labgate_auth_failures_total{reason="
+                             "\"sigv4_bad_signature\"} 1\n"),
+              "%s", t.body);
+    tresp_free(&t);
+    free(tok);
+}
