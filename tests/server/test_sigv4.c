@@ -525,3 +525,21 @@ Test(sigv4, nothing_signed_is_not_found)
     cr_assert_str_eq(e.msg, "Missing Authentication Token");
     sigv4_auth_free(&a);
 }
+
+Test(sigv4, other_authorization_schemes_list_every_missing_part)
+{
+    struct sigv4_header h[] = {{"Host", "example.amazonaws.com"},
+                               {"Authorization", "Bearer abc.def.ghi"}};
+    struct sigv4_request rq = {"GET", "/", NULL, h, 2, NULL, 0};
+    struct sigv4_auth a;
+    struct err e = {0, ""};
+
+    cr_assert_eq(sigv4_parse(&rq, &a, &e), ERR_INVALID);
+    cr_assert_str_eq(e.msg,
+                     "Authorization header requires 'Credential' parameter. "
+                     "Authorization header requires 'Signature' parameter. "
+                     "Authorization header requires 'SignedHeaders' "
+                     "parameter. Authorization header requires existence of "
+                     "either a 'X-Amz-Date' or a 'Date' header.");
+    sigv4_auth_free(&a);
+}
