@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "auth/bearer.h"
+#include "metrics.h"
 #include "auth/jwt.h"
 #include "log.h"
 
@@ -113,6 +114,9 @@ bearer_refuse(struct http_req *rq, struct http_resp *rs, int code, int scope,
     int status = code == ERR_DENIED ? 403 : 401;
 
     bearer_describe(reason, desc, sizeof desc);
+    metrics_auth_failure(rq->srv, status == 401 ? "jwt_invalid_token"
+                                  : scope       ? "jwt_insufficient_scope"
+                                                : "jwt_forbidden");
     log_event(LOG_WARN, "bearer", "refused",
               "request_id=%s client=%s status=%d reason=%s", rq->id,
               log_quote(rq->client, qc, sizeof qc), status,

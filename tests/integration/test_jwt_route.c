@@ -426,6 +426,11 @@ Test(jwt_route, missing_scope_and_failed_bound_claim_get_403)
     cr_assert(log_has("status=403 reason=\"token has none of the required "
                       "scopes (results:write)\""));
     cr_assert_eq(db_count(), 1);
+    cr_assert_eq(thttp_get(&srv, "/metrics", &r), 0);
+    cr_assert(strstr(r.body, "labgate_auth_failures_total{reason=\""
+                             "jwt_insufficient_scope\"} 1\n") != NULL,
+              "%s", r.body);
+    tresp_free(&r);
     free(h);
     free(scoped);
     free(unscoped);
