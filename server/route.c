@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "ratelimit.h"
 #include "route.h"
+#include "sts.h"
 
 const struct route route_table[] = {
     {"POST", "/lab/results", ROUTE_AUTH_NONE, ROUTE_JSON_BODY,
@@ -26,6 +27,7 @@ const struct route route_table[] = {
     {"GET", "/healthz", ROUTE_AUTH_NONE, 0, api_health},
     {"GET", "/readyz", ROUTE_AUTH_NONE, 0, api_ready},
     {"GET", "/metrics", ROUTE_AUTH_NONE, 0, api_metrics},
+    {"POST", "/sts", ROUTE_AUTH_NONE, ROUTE_FORM_BODY, sts_handle},
     {NULL, NULL, 0, 0, NULL},
 };
 

@@ -107,6 +107,47 @@ void store_filter_init(struct store_filter *f);
 /* The highest schema version this binary knows (the last migration). */
 int store_schema_version(void);
 
+/*
+ * Temporary credentials issued by the built-in STS (store_sts.c).  Every
+ * string is heap-owned after store_sts_get; issuer to claims may be NULL.
+ */
+struct store_sts_session {
+    char *access_key_id;
+    char *secret_access_key;
+    char *token_sha256; /* hex SHA-256 of the session token */
+    char *role_arn;
+    char *session_name;
+    char *assumed_role_arn;
+    char *assumed_role_id;
+    char *account;
+    char *issuer;
+    char *subject;
+    char *repository;
+    char *owner;
+    char *audience;
+    char *claims; /* JSON object text */
+    int64_t issued_ms;
+    int64_t expires_ms;
+};
+
+/*
+ * Store ss durably (synchronous commit) and purge sessions that expired
+ * more than a day before now_ms.  Returns 0, or ERR_BUSY / ERR_IO /
+ * ERR_INVALID (duplicate key id) with the reason.  ss stays the caller's.
+ */
+int store_sts_insert(struct store *s, const struct store_sts_session *ss,
+                     int64_t now_ms, struct err *err);
+
+/*
+ * Read the session of access_key_id into out (free with
+ * store_sts_session_free).  Returns 0, ERR_NOTFOUND or ERR_IO.
+ */
+int store_sts_get(struct store *s, const char *access_key_id,
+                  struct store_sts_session *out, struct err *err);
+
+/* Free every string of ss and zero it. */
+void store_sts_session_free(struct store_sts_session *ss);
+
 /* Check the database answers a query. Returns 0 or ERR_IO. */
 int store_ping(struct store *s, struct err *err);
 

@@ -290,8 +290,7 @@ Test(http, authenticated_routes_say_not_implemented)
                                  "{\"status\":\"pass\",\"suite\":\"x\"}",
                                  &r),
                  0);
-    expect_error(&r, 501,
-                 "IAM (SigV4) authorization is not implemented yet");
+    expect_error(&r, 403, "Missing Authentication Token");
     tresp_free(&r);
     cr_assert_eq(db_count(""), 0);
 }

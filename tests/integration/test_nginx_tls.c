@@ -789,15 +789,19 @@ Test(nginx_tls, sigv4_route_signed_for_the_public_host)
 {
     static const char akid[] = "AKIDLABGATETLS000001";
     static const char secret[] = "tls/test/secret/0123456789abcdefghijklmn";
-    char iam[512], user[128];
+    char iam[1024], user[128];
     struct tresp r;
     json_t *j;
 
     skip_if_501("/lab/results-ci");
     snprintf(iam, sizeof iam,
-             "{\"region\":\"eu-north-1\",\"static_keys\":[{"
+             "{\"region\":\"eu-north-1\",\"account\":\"123456789012\","
+             "\"static_keys\":[{"
              "\"access_key_id\":\"%s\",\"secret_access_key\":\"%s\","
-             "\"principal_arn\":\"arn:aws:iam::123456789012:user/tls-ci\"}]}",
+             "\"principal_arn\":\"arn:aws:iam::123456789012:user/tls-ci\","
+             "\"policy\":{\"Version\":\"2012-10-17\",\"Statement\":{"
+             "\"Effect\":\"Allow\",\"Action\":\"execute-api:Invoke\","
+             "\"Resource\":\"*\"}}}]}",
              akid, secret);
     cr_assert_eq(tsrv_stop(&env.lab), 0);
     start_labgate("{}", iam);
