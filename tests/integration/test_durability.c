@@ -1,8 +1,9 @@
 /*
  * Durability: kill -9 the server in the middle of a burst of concurrent
  * posts, restart it on the same database, and check that every result
- * that was answered 201 is there, intact.  Run on the open route and on
- * the JWT route (tokens from a test issuer, each poster reusing one).
+ * that was answered 201 is there, intact.  Run on the open route, the
+ * JWT route (tokens from a test issuer, each poster reusing one) and the
+ * IAM route (libcurl's own SigV4 signer with a static key).
  */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -33,6 +34,7 @@ static atomic_int nacks;
 static atomic_int stop;
 static const char *route = "/lab/results"; /* the route posted to */
 static char *auth_header;                  /* "Authorization: ...", or NULL */
+static const char *aws_user; /* "KEY:SECRET" for curl's SigV4, or NULL */
 
 static size_t
 sink(char *p, size_t size, size_t nmemb, void *arg)
@@ -74,6 +76,11 @@ poster(void *arg)
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (aws_user != NULL) {
+        curl_easy_setopt(c, CURLOPT_AWS_SIGV4,
+                         "aws:amz:eu-north-1:execute-api");
+        curl_easy_setopt(c, CURLOPT_USERPWD, aws_user);
+    }
     for (int seq = 0; !atomic_load(&stop); seq++) {
         int st = (who + seq) % 4;
         snprintf(suite, sizeof suite, "p%d-%d", who, seq);
@@ -184,4 +191,26 @@ Test(durability, kill_9_mid_burst_on_the_jwt_route, .timeout = 120)
     free(tok);
     free(claims);
     tissuer_free(ti);
+}
+
+Test(durability, kill_9_mid_burst_on_the_iam_route, .timeout = 120)
+{
+    static const char cfg[] =
+        "{\"listen\":\"127.0.0.1:0\",\"database\":\"unused.db\","
+        "\"jwt\":{},\"iam\":{\"account\":\"123456789012\","
+        "\"static_keys\":[{\"access_key_id\":\"AKIADURABILITYTEST01\","
+        "\"secret_access_key\":\"durabilitySecretKey0123456789abcdefghij\","
+        "\"principal_arn\":\"arn:aws:iam::123456789012:user/ci\","
+        "\"policy\":{\"Version\":\"2012-10-17\",\"Statement\":[{"
+        "\"Effect\":\"Allow\",\"Action\":\"execute-api:Invoke\","
+        "\"Resource\":\"*\"}]}}]}}";
+
+    tsrv_init(&srv);
+    snprintf(srv.config, sizeof srv.config, "%s/labgate.json", srv.dir);
+    cr_assert_eq(tsupport_write_file(srv.config, cfg), 0);
+    cr_assert_eq(tsrv_start(&srv, NULL), 0);
+    aws_user = "AKIADURABILITYTEST01:durabilitySecretKey0123456789abcdefghij";
+    route = "/lab/results-ci";
+    kill_9_mid_burst();
+    aws_user = NULL;
 }

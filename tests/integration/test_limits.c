@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <netinet/in.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -47,8 +48,8 @@ start_with(const char *jwt, const char *rest)
 
     snprintf(cfg, sizeof cfg,
              "{\"listen\":\"127.0.0.1:0\",\"database\":\"unused.db\","
-             "\"iam\":{},\"jwt\":%s%s}",
-             jwt, rest);
+             "%s\"jwt\":%s%s}",
+             strstr(rest, "\"iam\":") ? "" : "\"iam\":{},", jwt, rest);
     snprintf(srv.config, sizeof srv.config, "%s/labgate.json", srv.dir);
     cr_assert_eq(tsupport_write_file(srv.config, cfg), 0);
     cr_assert_eq(tsrv_start(&srv, NULL), 0, "server did not start");
@@ -178,6 +179,74 @@ Test(limits, jwt_route_is_limited_per_repository_not_per_address)
     cr_assert_eq(db_count(), 6);
     free(claims);
     free(tok);
+}
+
+/* POST to the IAM route signed by libcurl's SigV4 signer; the status. */
+static long
+post_iam(const char *user, char *retry_after, size_t n)
+{
+    static const char body[] = "{\"status\":\"pass\",\"suite\":\"i\"}";
+    struct curl_slist *h =
+        curl_slist_append(NULL, "Content-Type: application/json");
+    FILE *devnull = fopen("/dev/null", "w");
+    CURL *c = curl_easy_init();
+    struct curl_header *ra;
+    char url[128];
+    long st = -1;
+
+    snprintf(url, sizeof url, "%s/lab/results-ci", srv.base);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, "aws:amz:eu-north-1:execute-api");
+    curl_easy_setopt(c, CURLOPT_USERPWD, user);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+    cr_assert_eq(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+    retry_after[0] = '\0';
+    if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &ra) ==
+        CURLHE_OK)
+        snprintf(retry_after, n, "%s", ra->value);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    fclose(devnull);
+    return st;
+}
+
+#define IAM_KEY(n)                                                             \
+    "{\"access_key_id\":\"AKIALIMITSTEST0000" n "\",\"secret_access_key\":"    \
+    "\"limitsSecretKey0123456789abcdefghijklmn\",\"principal_arn\":"           \
+    "\"arn:aws:iam::123456789012:user/ci" n "\",\"policy\":{\"Version\":"      \
+    "\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":"          \
+    "\"execute-api:Invoke\",\"Resource\":\"*\"}]}}"
+
+Test(limits, iam_route_is_limited_per_principal_arn)
+{
+    char retry[32];
+
+    start_with("{}", ",\"iam\":{\"account\":\"123456789012\","
+                     "\"static_keys\":[" IAM_KEY("01") "," IAM_KEY(
+                         "02") "]},"
+                               "\"rate_limits\":{\"iam\":{\"per_second\":0.2,"
+                               "\"burst\":2}}");
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(post_iam("AKIALIMITSTEST000001:limitsSecretKey0123456789"
+                              "abcdefghijklmn",
+                              retry, sizeof retry),
+                     201);
+    cr_assert_eq(post_iam("AKIALIMITSTEST000001:limitsSecretKey0123456789"
+                          "abcdefghijklmn",
+                          retry, sizeof retry),
+                 429);
+    cr_assert_str_eq(retry, "5");
+    /* Another role has a bucket of its own. */
+    cr_assert_eq(post_iam("AKIALIMITSTEST000002:limitsSecretKey0123456789"
+                          "abcdefghijklmn",
+                          retry, sizeof retry),
+                 201);
+    cr_assert(log_has("route=iam principal=arn:aws:iam::123456789012:user/ci01 "
+                      "retry_after=5"));
+    cr_assert_eq(db_count(), 3);
 }
 
 Test(limits, rate_limit_configuration_errors_stop_the_server)
