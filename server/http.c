@@ -424,9 +424,13 @@ http_begin_request(struct mg_connection *conn)
         http_error(&rs, 431, "Request Header Fields Too Large: %s", why);
     else
         route_dispatch(&rq, &rs);
-    http_send(&rq, &rs);
+    /*
+     * Counted before the answer goes out, so that a client which reads
+     * the answer and then scrapes /metrics always finds its request.
+     */
     metrics_request(rq.srv, rq.route, rs.status,
                     timefmt_mono_ns() - rq.start_ns);
+    http_send(&rq, &rs);
     http_access_log(&rq, &rs);
     buf_free(&rs.headers);
     buf_free(&rs.body);
