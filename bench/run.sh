@@ -9,7 +9,10 @@
 # posting several results do) and "jwt-fresh" (a new token on every
 # request, so each pays a full RS256 verification).  Tokens come from
 # bench-mint, a static test issuer served from a directory on loopback.
-# The IAM route joins once it is implemented.
+# "iam" posts to /lab/results-ci with a pool of 64 requests pre-signed by
+# bench/presign.py (botocore; presigned queries valid for an hour, since
+# wrk's Lua cannot sign and header signatures expire with the clock-skew
+# window), each reused, as CI jobs reuse their credentials.
 #
 # -s adds the scale check: the database is filled with 1,000,000 rows
 # (bench/fill.sql) and open-route posting and GET /lab/results latency are
@@ -17,14 +20,14 @@
 # resident memory.
 #
 # usage: bench/run.sh [-d SECONDS] [-c "1 16 64 256"] [-t THREADS]
-#                     [-r "open jwt-reuse jwt-fresh"] [-n FRESH_TOKENS] [-s]
+#                     [-r "open jwt-reuse jwt-fresh iam"] [-n FRESH_TOKENS] [-s]
 # Every load is bounded by -d; nothing leaves 127.0.0.1.
 set -eu
 
 duration=10
 conns="1 16 64 256"
 threads=320
-routes="open jwt-reuse jwt-fresh"
+routes="open jwt-reuse jwt-fresh iam"
 fresh=100000
 scale=0
 while getopts d:c:t:r:n:s opt; do
@@ -105,7 +108,13 @@ wait_port "$iss_port"
 lab_port=$(free_port)
 cat >"$work/labgate.json" <<JSON
 {"listen": "127.0.0.1:$lab_port", "database": "$work/labgate.db",
- "iam": {}, "limits": {"threads": $threads},
+ "limits": {"threads": $threads},
+ "iam": {"account": "123456789012", "static_keys": [
+   {"access_key_id": "AKIABENCHMARK0000001",
+    "secret_access_key": "benchSecretKey0123456789abcdefghijklmnop",
+    "principal_arn": "arn:aws:iam::123456789012:user/bench",
+    "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+               "Action": "execute-api:Invoke", "Resource": "*"}]}}]},
  "jwt": {"issuers": [{"issuer": "http://127.0.0.1:$iss_port",
                       "audiences": ["lab-api"],
                       "allow_insecure_http": true}]}}
@@ -125,6 +134,10 @@ rss_mb() {
     awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$lab_pid/status"
 }
 start_labgate
+python3 "$top/bench/presign.py" "http://127.0.0.1:$lab_port" \
+    AKIABENCHMARK0000001 benchSecretKey0123456789abcdefghijklmnop 64 \
+    >"$work/iam-requests.txt"
+export REQUESTS="$work/iam-requests.txt"
 
 # row ROUTE CONNS CEILING RESULT...: one Markdown table row.
 row() {
@@ -139,6 +152,7 @@ script_for() {
     case $1 in
     open) echo "$top/bench/post_open.lua" ;;
     jwt-*) echo "$top/bench/post_jwt_pool.lua" ;;
+    iam) echo "$top/bench/post_iam_pool.lua" ;;
     esac
 }
 
