@@ -28,8 +28,9 @@ mint_die(const char *what)
 static void
 mint_b64url(const unsigned char *p, size_t n, char *out)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                              "0123456789-_";
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        "0123456789-_";
     size_t o = 0;
 
     for (size_t i = 0; i < n; i += 3) {
@@ -81,8 +82,8 @@ mint_documents(EVP_PKEY *key, const char *dir, const char *issuer)
              n64, e64);
     mint_write(dir, "jwks", text);
     snprintf(text, sizeof text,
-             "{\"issuer\":\"%s\",\"jwks_uri\":\"%s/.well-known/jwks\"}",
-             issuer, issuer);
+             "{\"issuer\":\"%s\",\"jwks_uri\":\"%s/.well-known/jwks\"}", issuer,
+             issuer);
     mint_write(dir, "openid-configuration", text);
     BN_free(n);
     BN_free(e);

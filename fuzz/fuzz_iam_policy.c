@@ -38,8 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     kind = data[0] & 1 ? IAM_POLICY_TRUST : IAM_POLICY_PERMISSIONS;
-    doc = json_loadb((const char *)data + 1, size - 1,
-                     JSON_REJECT_DUPLICATES, NULL);
+    doc = json_loadb((const char *)data + 1, size - 1, JSON_REJECT_DUPLICATES,
+                     NULL);
     if (doc == NULL)
         return 0;
     if (iam_policy_parse(doc, kind, "fuzz", providers, &p, &e) == 0) {
