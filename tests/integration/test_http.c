@@ -275,7 +275,7 @@ Test(http, unknown_path_is_404_and_wrong_method_405)
     tresp_free(&r);
 }
 
-Test(http, authenticated_routes_say_not_implemented)
+Test(http, authenticated_routes_refuse_unsigned_posts)
 {
     struct tresp r;
 
@@ -283,7 +283,7 @@ Test(http, authenticated_routes_say_not_implemented)
                                  "{\"status\":\"pass\",\"suite\":\"x\"}",
                                  &r),
                  0);
-    /* The JWT route is implemented: no token is a 401 (test_jwt_route). */
+    /* No token: 401 here; every other case is in test_jwt_route. */
     expect_error(&r, 401, "Unauthorized");
     tresp_free(&r);
     cr_assert_eq(thttp_post_json(&srv, "/lab/results-ci",
