@@ -1,6 +1,6 @@
 /*
  * Request handlers, one file per resource: api_results.c for results,
- * api_health.c for health.  All share the route_handler signature.
+ * api_health.c for health, api_summary.c for the dashboard summary.  All share the route_handler signature.
  */
 #ifndef LABGATE_API_H
 #define LABGATE_API_H
@@ -11,5 +11,6 @@ void api_results_post(struct http_req *rq, struct http_resp *rs);
 void api_results_list(struct http_req *rq, struct http_resp *rs);
 void api_results_get(struct http_req *rq, struct http_resp *rs);
 void api_health(struct http_req *rq, struct http_resp *rs);
+void api_summary(struct http_req *rq, struct http_resp *rs);
 
 #endif

@@ -44,7 +44,7 @@ main_usage(FILE *f)
             "Routes: POST /lab/results (open), POST /lab/results-secure "
             "(OIDC JWT),\n"
             "POST /lab/results-ci (AWS SigV4), GET /lab/results, "
-            "GET /lab/results/ID,\nGET /healthz.\n",
+            "GET /lab/results/ID,\nGET /lab/summary, GET /healthz.\n",
             CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATABASE);
 }
 
@@ -168,6 +168,7 @@ main_run(struct server *srv)
               srv->cfg->limits.threads, LABGATE_VERSION);
     sig = main_wait_for_signal();
     log_event(LOG_INFO, "main", "stopping", "signal=%d", sig);
+    store_watch_close(srv->store);
     http_stop(srv);
     store_close(srv->store);
     srv->store = NULL;

@@ -3,10 +3,11 @@
  * file and command-line overrides, in that order.
  *
  * The file is one JSON object.  Its required keys are "listen",
- * "database", "jwt" and "iam"; "log_level" and "limits" are optional.
+ * "database", "jwt" and "iam"; "log_level", "limits" and "read" are
+ * optional.
  * Every key is checked: an unknown key, a wrong type or a bad value is an
- * error naming the key (for example "limits.threads").  The "jwt" and "iam"
- * objects are kept as parsed JSON and validated by the modules that own
+ * error naming the key (for example "limits.threads").  The "jwt", "iam"
+ * and "read" objects are kept as parsed JSON and validated by the modules that own
  * them, so that those modules can grow their sections without touching
  * this file.
  */
@@ -34,6 +35,7 @@ struct config_limits {
     int keep_alive_timeout_ms; /* idle time between keep-alive requests */
     int batch_max;             /* results committed in one transaction */
     int queue_max;             /* results waiting for the writer */
+    int max_watchers;          /* long-polls waiting at once */
 };
 
 struct config {
@@ -43,6 +45,7 @@ struct config {
     struct config_limits limits;
     json_t *jwt; /* the "jwt" object; never NULL after config_init */
     json_t *iam; /* the "iam" object; never NULL after config_init */
+    json_t *read; /* the optional "read" object; never NULL either */
 };
 
 /* Fill cfg with the built-in defaults. Returns 0 or ERR_NOMEM. */
