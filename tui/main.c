@@ -141,38 +141,20 @@ main_color_wanted(void)
     return nc == NULL || nc[0] == '\0';
 }
 
-/* --once: the matrix as text; exit 0, 1 (fail or error) or 2. */
-static int
-main_once(const struct main_opts *o)
+/* Print the matrix drawn for --once, coloured on a colour terminal. */
+static void
+main_once_print(struct model *m)
 {
-    struct source *src = source_http_new(o->server, o->token);
     struct canvas c = {0, 0, !term_locale_utf8(), NULL};
+    int tty = isatty(STDOUT_FILENO), w = 100;
     struct winsize ws;
-    struct model m;
-    struct err e = {0, ""};
-    json_t *doc = NULL;
-    int tty = isatty(STDOUT_FILENO), w = 100, rc;
     char line[16384];
 
-    if (src == NULL || src->ops->get(src, "/lab/summary", 10, &doc, &e) != 0) {
-        fprintf(stderr, "labgate-tui: cannot read %s/lab/summary: %s\n",
-                o->server, src ? e.msg : "out of memory");
-        source_free(src);
-        return 2;
-    }
-    source_free(src);
-    model_init(&m, o->server, o->title);
-    rc = model_apply_summary(&m, doc, &e);
-    json_decref(doc);
-    if (rc != 0) {
-        fprintf(stderr, "labgate-tui: bad summary: %s\n", e.msg);
-        model_free(&m);
-        return 2;
-    }
     if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 60)
         w = ws.ws_col;
-    canvas_resize(&c, w, view_matrix_plain_rows(&m));
-    view_matrix_plain(&m, &c, timefmt_now_ms());
+    if (canvas_resize(&c, w, view_matrix_plain_rows(m)) != 0)
+        return;
+    view_matrix_plain(m, &c, timefmt_now_ms());
     for (int y = 0; y < c.h; y++) {
         if (tty && main_color_wanted())
             canvas_row_ansi(&c, y, line, sizeof line);
@@ -180,8 +162,37 @@ main_once(const struct main_opts *o)
             canvas_row_text(&c, y, line, sizeof line);
         printf("%s\n", line);
     }
-    rc = model_any_failing(&m) ? 1 : 0;
     canvas_free(&c);
+}
+
+/* --once: the matrix as text; exit 0, 1 (fail or error) or 2. */
+static int
+main_once(const struct main_opts *o)
+{
+    struct source *src = source_http_new(o->server, o->token);
+    struct buf body = BUF_INIT;
+    struct err e = {0, ""};
+    struct model m;
+    int rc;
+
+    if (src == NULL || src->ops->get(src, "/lab/summary", 10, &body, &e) != 0) {
+        fprintf(stderr, "labgate-tui: cannot read %s/lab/summary: %s\n",
+                o->server, src ? e.msg : "out of memory");
+        source_free(src);
+        buf_free(&body);
+        return 2;
+    }
+    source_free(src);
+    model_init(&m, o->server, o->title);
+    rc = model_apply_summary(&m, body.data ? body.data : "", body.len, &e);
+    buf_free(&body);
+    if (rc != 0) {
+        fprintf(stderr, "labgate-tui: bad summary: %s\n", e.msg);
+        model_free(&m);
+        return 2;
+    }
+    main_once_print(&m);
+    rc = model_any_failing(&m) ? 1 : 0;
     model_free(&m);
     return rc;
 }
@@ -206,7 +217,7 @@ main_apply(struct main_ui *ui)
         int rc = 0;
         next = msg->next;
         if (msg->kind == SOURCE_MSG_SUMMARY)
-            rc = model_apply_summary(&ui->m, msg->doc, &e);
+            rc = model_apply_summary(&ui->m, msg->text, msg->len, &e);
         else if (msg->kind == SOURCE_MSG_FEED ||
                  msg->kind == SOURCE_MSG_RESULTS)
             rc = model_apply_results(&ui->m, msg->doc,
@@ -236,7 +247,7 @@ main_fetch_detail(struct main_ui *ui)
 
     snprintf(path, sizeof path, "/lab/results/%lld",
              (long long)ui->m.detail.id);
-    if (ui->detail_src->ops->get(ui->detail_src, path, 3, &doc, &e) != 0 ||
+    if (source_get_json(ui->detail_src, path, 3, &doc, &e) != 0 ||
         result_from_json(&r, doc, &e) != 0) {
         snprintf(ui->m.detail_note, sizeof ui->m.detail_note,
                  "(full result not loaded: %.120s)", e.msg);

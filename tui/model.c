@@ -3,8 +3,9 @@
  * search finds a suite when a result arrives); the matrix shows "rows",
  * an index array over it that is rebuilt lazily after a change to the
  * data, the filter or the sort.  Each suite has one cell per auth path
- * holding the aggregate and a copy of the latest result without its
- * payload.  The feed is a ring of the last MODEL_FEED_MAX full results.
+ * holding the aggregate and the few fields of its latest result the
+ * matrix needs (model_cell_set_last).  The feed is a ring of the last
+ * MODEL_FEED_MAX full results.
  *
  * Updates are idempotent by result id: a cell only moves forward to a
  * newer id, and the feed only takes ids above the highest it holds, so
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "summary.h"
 
 void
 model_init(struct model *m, const char *url, const char *title)
@@ -147,100 +149,75 @@ model_suite_get(struct model *m, const char *name)
     return &m->suites[pos];
 }
 
-/* Parse one summary cell into c; sets *auth. */
+/*
+ * What a cell keeps of its latest result: id, time, status, auth path
+ * and principal.  The matrix needs no more, and with 10,000 suites on
+ * three paths every string saved counts; the detail view loads the full
+ * row by id.
+ */
 static int
-model_parse_cell(json_t *o, struct model_cell *c, enum result_auth *auth,
-                 struct err *err)
+model_cell_set_last(struct model_cell *c, const struct result *r)
 {
-    json_t *counts = json_object_get(o, "counts");
-    const char *recent = json_string_value(json_object_get(o, "recent"));
+    char *principal = model_strdup(r->principal);
 
-    memset(c, 0, sizeof *c);
-    if (result_from_json(&c->last, json_object_get(o, "last"), err) != 0)
-        return ERR_INVALID;
-    *auth = c->last.auth;
-    if (!json_is_object(counts)) {
-        result_free(&c->last);
-        return err_set(err, ERR_INVALID, "counts: expected an object");
-    }
-    for (int s = 0; s < RESULT_STATUS_COUNT; s++)
-        c->counts[s] =
-            json_integer_value(json_object_get(counts, result_status_name(s)));
-    snprintf(c->recent, sizeof c->recent, "%s", recent ? recent : "");
+    if (r->principal != NULL && principal == NULL)
+        return ERR_NOMEM;
+    result_free(&c->last);
+    c->last.id = r->id;
+    c->last.received_ms = r->received_ms;
+    c->last.status = r->status;
+    c->last.auth = r->auth;
+    c->last.principal = principal;
     c->present = 1;
     return 0;
 }
 
+/* One summary cell, applied in place unless the model has a newer one. */
 static int
-model_summary_build(json_t *cells, struct model *tmp, struct err *err)
+model_summary_cell(void *arg, json_t *o, struct err *err)
 {
-    size_t i;
-    json_t *o;
+    struct model *m = arg;
+    json_t *counts = json_object_get(o, "counts");
+    const char *recent = json_string_value(json_object_get(o, "recent"));
+    struct model_suite *s;
+    struct model_cell *c;
+    struct result r;
+    int rc = 0;
 
-    json_array_foreach(cells, i, o)
-    {
-        struct model_cell c;
-        struct model_suite *s;
-        enum result_auth a;
-        if (model_parse_cell(o, &c, &a, err) != 0)
-            return ERR_INVALID;
-        s = model_suite_get(tmp, c.last.suite);
-        if (s == NULL) {
-            result_free(&c.last);
-            return err_set(err, ERR_NOMEM, "out of memory");
-        }
-        result_free(&s->cell[a].last);
-        s->cell[a] = c;
+    if (result_from_json(&r, json_object_get(o, "last"), err) != 0)
+        return ERR_INVALID;
+    if (!json_is_object(counts) || recent == NULL) {
+        result_free(&r);
+        return err_set(err, ERR_INVALID, "summary: %s: expected %s",
+                       recent ? "counts" : "recent",
+                       recent ? "an object" : "a string");
     }
-    return 0;
-}
-
-/* Keep cells of the old model that are newer than the summary. */
-static int
-model_keep_newer(struct model *tmp, const struct model *old)
-{
-    for (size_t i = 0; i < old->nsuites; i++) {
-        for (int a = 0; a < RESULT_AUTH_COUNT; a++) {
-            const struct model_cell *oc = &old->suites[i].cell[a];
-            struct model_suite *s;
-            if (!oc->present)
-                continue;
-            s = model_suite_get(tmp, old->suites[i].name);
-            if (s == NULL)
-                return ERR_NOMEM;
-            if (s->cell[a].present && s->cell[a].last.id >= oc->last.id)
-                continue;
-            result_free(&s->cell[a].last);
-            s->cell[a] = *oc;
-            if (model_result_copy(&s->cell[a].last, &oc->last, 0) != 0)
-                return ERR_NOMEM;
-        }
+    s = model_suite_get(m, r.suite);
+    if (s == NULL) {
+        result_free(&r);
+        return err_set(err, ERR_NOMEM, "out of memory");
     }
-    return 0;
+    c = &s->cell[r.auth];
+    if (!c->present || c->last.id <= r.id) {
+        for (int i = 0; i < RESULT_STATUS_COUNT; i++)
+            c->counts[i] = json_integer_value(
+                json_object_get(counts, result_status_name(i)));
+        snprintf(c->recent, sizeof c->recent, "%s", recent);
+        if (model_cell_set_last(c, &r) != 0)
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+        m->rows_dirty = 1;
+    }
+    result_free(&r);
+    return rc;
 }
 
 int
-model_apply_summary(struct model *m, json_t *summary, struct err *err)
+model_apply_summary(struct model *m, const char *text, size_t len,
+                    struct err *err)
 {
-    json_t *cells = json_object_get(summary, "cells");
-    struct model tmp;
+    int64_t last_id = 0;
 
-    if (!json_is_array(cells))
-        return err_set(err, ERR_INVALID, "summary: cells: expected an array");
-    memset(&tmp, 0, sizeof tmp);
-    if (model_summary_build(cells, &tmp, err) != 0 ||
-        model_keep_newer(&tmp, m) != 0) {
-        if (err->code == 0)
-            err_set(err, ERR_NOMEM, "out of memory");
-        model_suites_free(tmp.suites, tmp.nsuites);
-        return err->code;
-    }
-    model_suites_free(m->suites, m->nsuites);
-    m->suites = tmp.suites;
-    m->nsuites = tmp.nsuites;
-    m->cap = tmp.cap;
-    m->rows_dirty = 1;
-    return 0;
+    return summary_parse(text, len, model_summary_cell, m, &last_id, err);
 }
 
 /* Move a newer result into its cell: status, counts, recent strip. */
@@ -256,10 +233,8 @@ model_cell_update(struct model *m, const struct result *r)
     c = &s->cell[r->auth];
     if (c->present && c->last.id >= r->id)
         return 0;
-    result_free(&c->last);
-    if (model_result_copy(&c->last, r, 0) != 0)
+    if (model_cell_set_last(c, r) != 0)
         return ERR_NOMEM;
-    c->present = 1;
     c->counts[r->status]++;
     len = strlen(c->recent);
     if (len >= 20) {
@@ -480,11 +455,12 @@ model_feed_at(const struct model *m, size_t i)
 int64_t
 model_open_detail(struct model *m)
 {
+    const struct model_suite *s = NULL;
     const struct result *r = NULL;
     int full = 0;
 
     if (m->view == MODEL_VIEW_MATRIX) {
-        const struct model_suite *s = model_row(m, m->sel_row);
+        s = model_row(m, m->sel_row);
         if (s != NULL && s->cell[m->sel_col].present)
             r = &s->cell[m->sel_col].last;
     } else if (m->view == MODEL_VIEW_FEED) {
@@ -495,6 +471,10 @@ model_open_detail(struct model *m)
         return 0;
     result_free(&m->detail);
     if (model_result_copy(&m->detail, r, full) != 0)
+        return 0;
+    /* A cell's copy carries no suite: it is the row's name. */
+    if (m->detail.suite == NULL && s != NULL &&
+        (m->detail.suite = strdup(s->name)) == NULL)
         return 0;
     m->detail_set = 1;
     m->detail_scroll = 0;

@@ -40,7 +40,7 @@ struct model_cell {
     int present; /* 0: never posted on this path */
     int64_t counts[RESULT_STATUS_COUNT];
     char recent[24];    /* oldest first, one letter per outcome */
-    struct result last; /* the latest result (payload may be NULL) */
+    struct result last; /* latest: id, time, status, auth, principal */
 };
 
 struct model_suite {
@@ -92,11 +92,14 @@ void model_init(struct model *m, const char *url, const char *title);
 void model_free(struct model *m);
 
 /*
- * Replace the matrix with a GET /lab/summary answer.  Cells whose last
- * result is newer than the summary's (from the feed) are kept.  Returns
- * 0, or ERR_INVALID naming what was malformed (m is unchanged then).
+ * Apply a GET /lab/summary answer (text, len bytes) to the matrix, cell
+ * by cell and in place, so a 10,000-suite summary never exists as one
+ * JSON tree.  A cell the model already has a newer result for (from the
+ * feed) is kept.  Returns 0, or ERR_INVALID naming what was malformed;
+ * cells before the malformed one have been applied then.
  */
-int model_apply_summary(struct model *m, json_t *summary, struct err *err);
+int model_apply_summary(struct model *m, const char *text, size_t len,
+                        struct err *err);
 
 /*
  * Add results (a JSON array of stored results, any order) to the feed

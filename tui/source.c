@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "source.h"
+#include "summary.h"
 #include "timefmt.h"
 
 #define SOURCE_BACKOFF_MAX_MS 5000
@@ -87,40 +88,33 @@ source_http_status(long status, json_t *body, struct err *err)
 
 static int
 source_http_get(struct source *s, const char *path, long timeout_s,
-                json_t **out, struct err *err)
+                struct buf *body, struct err *err)
 {
     struct source_http *h = (struct source_http *)s;
-    struct buf url = BUF_INIT, body = BUF_INIT;
+    struct buf url = BUF_INIT;
     long status = 0;
     json_t *doc;
     CURLcode rc;
-    int ret = 0;
+    int ret;
 
     if (buf_printf(&url, "%s%s", h->base_url, path) != 0) {
         buf_free(&url);
         return err_set(err, ERR_NOMEM, "out of memory");
     }
     curl_easy_setopt(h->curl, CURLOPT_URL, url.data);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, timeout_s);
     rc = curl_easy_perform(h->curl);
     buf_free(&url);
-    if (rc != CURLE_OK) {
-        ret = source_http_fail(h, rc, err);
-        goto out;
-    }
+    if (rc != CURLE_OK)
+        return source_http_fail(h, rc, err);
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-    doc = body.data ? json_loads(body.data, 0, NULL) : NULL;
-    if (status != 200) {
-        ret = source_http_status(status, doc, err);
-        json_decref(doc);
-    } else if (doc == NULL) {
-        ret = err_set(err, ERR_INVALID, "the server's answer is not JSON");
-    } else {
-        *out = doc;
-    }
-out:
-    buf_free(&body);
+    if (status == 200)
+        return 0;
+    doc = body->data ? json_loads(body->data, 0, NULL) : NULL;
+    ret = source_http_status(status, doc, err);
+    json_decref(doc);
+    buf_reset(body);
     return ret;
 }
 
@@ -198,6 +192,22 @@ source_http_new(const char *base_url, const char *token)
     return &h->base;
 }
 
+int
+source_get_json(struct source *s, const char *path, long timeout_s,
+                json_t **out, struct err *err)
+{
+    struct buf body = BUF_INIT;
+    int rc = s->ops->get(s, path, timeout_s, &body, err);
+
+    if (rc == 0) {
+        *out = body.data ? json_loadb(body.data, body.len, 0, NULL) : NULL;
+        if (*out == NULL)
+            rc = err_set(err, ERR_INVALID, "the server's answer is not JSON");
+    }
+    buf_free(&body);
+    return rc;
+}
+
 void
 source_free(struct source *s)
 {
@@ -236,7 +246,7 @@ source_memory_match(const struct source_memory *m, const char *path)
 
 static int
 source_memory_get(struct source *s, const char *path, long timeout_s,
-                  json_t **out, struct err *err)
+                  struct buf *body, struct err *err)
 {
     struct source_memory *m = (struct source_memory *)s;
     const struct source_memory_entry *e;
@@ -254,8 +264,8 @@ source_memory_get(struct source *s, const char *path, long timeout_s,
         rc = err_set(err, ERR_IO, "HTTP 404: no route for this path");
     else if (e->body == NULL)
         rc = err_set(err, ERR_IO, "%s", e->reason);
-    else if ((*out = json_loads(e->body, 0, NULL)) == NULL)
-        rc = err_set(err, ERR_INVALID, "the server's answer is not JSON");
+    else if (buf_puts(body, e->body) != 0)
+        rc = err_set(err, ERR_NOMEM, "out of memory");
     pthread_mutex_unlock(&m->lock);
     return rc;
 }
@@ -351,8 +361,11 @@ source_backoff_ms(int attempt, int64_t max_ms)
     return d < max_ms ? d : max_ms;
 }
 
-/* Queue a message for the UI; takes doc. Called with f->lock held. */
-static void
+/*
+ * Queue a message for the UI; takes doc.  Called with f->lock held.
+ * Returns the message (NULL when out of memory, doc freed).
+ */
+static struct source_msg *
 source_follow_push(struct source_follow *f, enum source_msg_kind kind,
                    json_t *doc, const char *reason, int64_t retry_ms)
 {
@@ -361,7 +374,7 @@ source_follow_push(struct source_follow *f, enum source_msg_kind kind,
 
     if (m == NULL) {
         json_decref(doc);
-        return;
+        return NULL;
     }
     m->kind = kind;
     m->doc = doc;
@@ -376,6 +389,7 @@ source_follow_push(struct source_follow *f, enum source_msg_kind kind,
     if (write(f->wake_fd[1], &one, 1) < 0) {
         /* The pipe is full: the UI has wake-ups pending already. */
     }
+    return m;
 }
 
 static void
@@ -412,21 +426,27 @@ static int
 source_follow_summary(struct source_follow *f, struct source_cursor *c,
                       int set_cursor, struct err *err)
 {
-    json_t *doc = NULL;
-    json_t *last;
+    struct buf body = BUF_INIT;
+    int64_t last_id = 0;
+    struct source_msg *m;
 
-    if (f->src->ops->get(f->src, "/lab/summary", 15, &doc, err) != 0)
+    if (f->src->ops->get(f->src, "/lab/summary", 15, &body, err) != 0 ||
+        summary_parse(body.data ? body.data : "", body.len, NULL, NULL,
+                      &last_id, err) != 0) {
+        buf_free(&body);
         return err->code;
-    last = json_object_get(doc, "last_id");
-    if (!json_is_integer(last) ||
-        !json_is_array(json_object_get(doc, "cells"))) {
-        json_decref(doc);
-        return err_set(err, ERR_INVALID, "the summary is malformed");
     }
     if (set_cursor)
-        c->after = json_integer_value(last);
+        c->after = last_id;
     c->next_summary = timefmt_now_ms() + (int64_t)f->interval_s * 1000;
-    source_follow_post(f, SOURCE_MSG_SUMMARY, doc);
+    pthread_mutex_lock(&f->lock);
+    m = source_follow_push(f, SOURCE_MSG_SUMMARY, NULL, NULL, 0);
+    if (m != NULL) {
+        m->len = body.len;
+        m->text = buf_steal(&body);
+    }
+    pthread_mutex_unlock(&f->lock);
+    buf_free(&body);
     return 0;
 }
 
@@ -436,7 +456,7 @@ source_follow_results(struct source_follow *f, const char *path, long tmo,
 {
     json_t *doc = NULL;
 
-    if (f->src->ops->get(f->src, path, tmo, &doc, err) != 0)
+    if (source_get_json(f->src, path, tmo, &doc, err) != 0)
         return err->code;
     *list = json_incref(json_object_get(doc, "results"));
     json_decref(doc);
@@ -586,6 +606,7 @@ void
 source_msg_free(struct source_msg *m)
 {
     json_decref(m->doc);
+    free(m->text);
     free(m);
 }
 

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "err.h"
 
 #define SOURCE_REASON_MAX 160
@@ -24,13 +25,13 @@ struct source;
 
 struct source_ops {
     /*
-     * GET path (with query) and parse the JSON answer into *out (a new
-     * reference).  timeout_s bounds the whole request.  Returns 0, or
-     * ERR_IO/ERR_AUTH/ERR_INVALID with a reason fit for the status line
+     * GET path (with query) and append a 200 answer's body to body
+     * (which the caller frees).  timeout_s bounds the whole request.
+     * Returns 0, or ERR_IO/ERR_AUTH with a reason fit for the status line
      * ("connection refused", "HTTP 401: ...", "timeout").
      */
-    int (*get)(struct source *s, const char *path, long timeout_s, json_t **out,
-               struct err *err);
+    int (*get)(struct source *s, const char *path, long timeout_s,
+               struct buf *body, struct err *err);
     /*
      * With on set, make a request in flight on another thread, and every
      * later one, fail at once until called again with on clear.
@@ -62,12 +63,19 @@ int source_memory_set(struct source *s, const char *prefix, const char *body,
 /* How many requests the memory source has answered so far. */
 int source_memory_calls(struct source *s);
 
+/*
+ * GET path and parse the answer as JSON into *out (a new reference).
+ * Returns 0, the get's error, or ERR_INVALID when the body is not JSON.
+ */
+int source_get_json(struct source *s, const char *path, long timeout_s,
+                    json_t **out, struct err *err);
+
 /* Free a source of either kind; s may be NULL. */
 void source_free(struct source *s);
 
 /* What the follower tells the UI thread. */
 enum source_msg_kind {
-    SOURCE_MSG_SUMMARY, /* doc is a GET /lab/summary answer */
+    SOURCE_MSG_SUMMARY, /* text is a GET /lab/summary answer */
     SOURCE_MSG_RESULTS, /* doc is an array of new results */
     SOURCE_MSG_FEED,    /* doc is the newest results: reset the feed */
     SOURCE_MSG_FAILED,  /* reason says why; retry_ms when */
@@ -76,7 +84,9 @@ enum source_msg_kind {
 
 struct source_msg {
     enum source_msg_kind kind;
-    json_t *doc; /* owned by the message; NULL for SOURCE_MSG_FAILED */
+    json_t *doc; /* owned; the results of RESULTS and FEED */
+    char *text;  /* owned; the summary of SUMMARY (len bytes) */
+    size_t len;
     char reason[SOURCE_REASON_MAX];
     int64_t at_ms;    /* when it happened */
     int64_t retry_ms; /* FAILED: wall-clock time of the next attempt */

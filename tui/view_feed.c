@@ -40,8 +40,8 @@ view_feed_line(struct canvas *c, int y, const struct result *r, int sel)
     canvas_text(c, y, 9, sw, rev | (sel ? CANVAS_BOLD : 0), r->suite);
     canvas_text(c, y, 10 + sw, 5, view_status_role(r->status) | rev,
                 result_status_name(r->status));
-    canvas_text(c, y, 16 + sw, 4, rev, view_auth_label(r->auth));
-    x = 21 + sw;
+    canvas_text(c, y, 17 + sw, 4, rev, view_auth_label(r->auth));
+    x = 22 + sw;
     x += canvas_text(c, y, x, c->w - x, rev, who);
     if (msg[0] != '\0' && x + 3 < c->w)
         canvas_text(c, y, x + 2, c->w - x - 2, CANVAS_DIM | rev, msg);
@@ -56,8 +56,8 @@ view_feed_body(struct model *m, struct canvas *c, int top, int bottom)
     canvas_text(c, top, 0, 8, CANVAS_BOLD, "UTC");
     canvas_text(c, top, 9, sw, CANVAS_BOLD, "SUITE");
     canvas_text(c, top, 10 + sw, 6, CANVAS_BOLD, "STATUS");
-    canvas_text(c, top, 16 + sw, 4, CANVAS_BOLD, "AUTH");
-    canvas_text(c, top, 21 + sw, c->w - 21 - sw, CANVAS_BOLD,
+    canvas_text(c, top, 17 + sw, 4, CANVAS_BOLD, "AUTH");
+    canvas_text(c, top, 22 + sw, c->w - 22 - sw, CANVAS_BOLD,
                 "WHO (repository, role ARN or address) and message");
     if (m->feed_n == 0) {
         canvas_text(c, top + 2, 2, c->w - 4, CANVAS_DIM,

@@ -157,7 +157,7 @@ Test(e2e, matrix_feed_and_detail_show_a_post_within_one_second_at_80x24)
     expect_screen("e2e-suite            FAIL 0/1 0s F", 1);
     expect_screen("1 suites pass 0 fail 1 error 0 skip 0", 1);
     keys("2");
-    expect_screen("e2e-suite            fail  open 127.0.0.1 curl/", 1);
+    expect_screen("e2e-suite            fail   open 127.0.0.1 curl/", 1);
     keys("Enter");
     expect_screen("Result 1: the stored row and who posted it", 2);
     expect_screen(" principal        127.0.0.1", 1);

@@ -72,13 +72,11 @@ apply_summary(const char *cells, long long last_id)
 {
     char text[8192];
     struct err e = {0, ""};
-    json_t *j;
 
     snprintf(text, sizeof text, "{\"last_id\":%lld,\"cells\":[%s]}", last_id,
              cells);
-    j = parse(text);
-    cr_assert_eq(model_apply_summary(&m, j, &e), 0, "%s", e.msg);
-    json_decref(j);
+    cr_assert_eq(model_apply_summary(&m, text, strlen(text), &e), 0, "%s",
+                 e.msg);
 }
 
 static char *
@@ -142,16 +140,47 @@ Test(model, summary_fills_cells_per_suite_and_auth_path)
     cr_assert(model_any_failing(&m));
 }
 
-Test(model, malformed_summary_is_refused_and_keeps_the_data)
+static void
+expect_bad_summary(const char *text, const char *why)
 {
     struct err e = {0, ""};
-    json_t *bad = parse("{\"cells\":[{\"suite\":\"x\"}]}");
 
+    cr_assert_eq(model_apply_summary(&m, text, strlen(text), &e), ERR_INVALID,
+                 "%s", text);
+    cr_assert_str_eq(e.msg, why);
+}
+
+Test(model, malformed_summary_is_refused_naming_the_problem)
+{
     apply_summary(cell_json("api", "none", "pass", 1, 1, 0, "P"), 1);
-    cr_assert_neq(model_apply_summary(&m, bad, &e), 0);
-    cr_assert_str_eq(e.msg, "result: expected an object");
+    expect_bad_summary("{\"last_id\":1,\"cells\":[{\"suite\":\"x\"}]}",
+                       "result: expected an object");
+    expect_bad_summary("{\"last_id\":1,\"cells\":[1]}",
+                       "summary: cells[0]: expected an object");
+    expect_bad_summary("{\"last_id\":1,\"cells\":{}}",
+                       "summary: cells: expected an array");
+    expect_bad_summary("{\"cells\":[]}", "summary: last_id is missing");
+    expect_bad_summary("{\"last_id\":\"7\",\"cells\":[]}",
+                       "summary: last_id: expected an integer");
+    expect_bad_summary("{\"last_id\":1,\"cells\":[{\"a\":\"}]}",
+                       "summary: cells[0]: bad JSON");
+    expect_bad_summary("[]", "summary: expected an object");
     cr_assert_eq(m.nsuites, 1);
-    json_decref(bad);
+    cr_assert_eq(suite("api")->cell[0].last.id, 1);
+}
+
+Test(model, summary_scanner_skips_unknown_members_and_nested_strings)
+{
+    char text[4096];
+    struct err e = {0, ""};
+
+    snprintf(text, sizeof text,
+             "{\"generated_at\":\"a \\\"}]\\\" b\",\"x\":[{\"y\":[1,2]},"
+             "true,null],\"cells\":[%s],\"last_id\":3}",
+             cell_json("br]ce{s", "jwt", "pass", 3, 1, 0, "P"));
+    cr_assert_eq(model_apply_summary(&m, text, strlen(text), &e), 0, "%s",
+                 e.msg);
+    cr_assert(suite("br]ce{s")->cell[RESULT_AUTH_JWT].present);
 }
 
 Test(model, new_result_updates_its_cell_and_the_feed)

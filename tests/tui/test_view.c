@@ -69,11 +69,10 @@ static void
 load(const char *suite, const char *status, const char *extra)
 {
     struct err e = {0, ""};
-    json_t *j = json_loads(summary_text(suite, status, extra), 0, NULL);
+    const char *text = summary_text(suite, status, extra);
 
-    cr_assert_not_null(j);
-    cr_assert_eq(model_apply_summary(&m, j, &e), 0, "%s", e.msg);
-    json_decref(j);
+    cr_assert_eq(model_apply_summary(&m, text, strlen(text), &e), 0, "%s",
+                 e.msg);
 }
 
 static int64_t
