@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "route.h"
@@ -124,6 +125,7 @@ bad_limit:
 #define API_QUERY_MAX 32
 #define API_VALUE_MAX 1024
 #define API_WAIT_MAX 60
+#define API_LINGER_MS 100
 
 /* A non-negative integer of at most max; -1 for anything else. */
 static int64_t
@@ -144,6 +146,7 @@ api_parse_count(const char *s, int64_t max)
 /* Query parameters that shape the answer rather than filter rows. */
 struct api_list_opts {
     int has_after;
+    int has_order;
     int wait_s; /* long-poll: seconds to wait for a first result */
 };
 
@@ -164,8 +167,15 @@ api_list_option(struct store_filter *f, struct api_list_opts *o,
             return -1;
         }
         f->after_id = v;
-        f->oldest_first = 1;
         o->has_after = 1;
+        return 1;
+    }
+    if (strcmp(name, "order") == 0) {
+        if (strcmp(value, "asc") != 0 && strcmp(value, "desc") != 0) {
+            http_error(rs, 400, "order: must be asc or desc");
+            return -1;
+        }
+        o->has_order = value[0] == 'd' ? 2 : 1;
         return 1;
     }
     if (strcmp(name, "wait") == 0) {
@@ -191,7 +201,8 @@ api_list_answer(struct http_resp *rs, const struct store_filter *f,
         json_array_append_new(list, result_to_json(&rows[i]));
     json_object_set_new(o, "results", list);
     json_object_set_new(o, "next_before",
-                        n == (size_t)f->limit && n > 0 && !f->oldest_first
+                        n == (size_t)f->limit && n > 0 && !f->oldest_first &&
+                                f->after_id == 0
                             ? json_integer(rows[n - 1].id)
                             : json_null());
     http_json(rs, 200, o);
@@ -237,6 +248,10 @@ api_list_wait(struct http_req *rq, struct http_resp *rs,
             rc = err_set(&e, ERR_BUSY, "the server is shutting down");
             break;
         }
+        /* Let a burst of commits gather, so a busy server wakes each
+         * watcher at most API_LINGER_MS apart instead of per commit. */
+        if (rc == 0 && timefmt_now_ms() + API_LINGER_MS < deadline)
+            usleep(API_LINGER_MS * 1000);
         if (rc == ERR_BUSY) {
             rc = store_list(st, f, rows, n, &e);
             break;
@@ -256,7 +271,7 @@ api_results_list(struct http_req *rq, struct http_resp *rs)
 {
     char names[API_QUERY_MAX][64], values[API_QUERY_MAX][API_VALUE_MAX];
     const char *cursor = rq->query;
-    struct api_list_opts opts = {0, 0};
+    struct api_list_opts opts = {0, 0, 0};
     struct store_filter f;
     struct result *rows = NULL;
     size_t n = 0;
@@ -281,6 +296,11 @@ api_results_list(struct http_req *rq, struct http_resp *rs)
         http_error(rs, 400, "wait: only with after=ID");
         return;
     }
+    /* Newest first is the default; after=ID turns it to oldest first so
+     * a follower misses nothing, unless order=desc asks for the newest
+     * results above ID (a dashboard that may skip under a burst). */
+    f.oldest_first = opts.has_order ? opts.has_order == 1 : opts.has_after;
+    f.newest_first = !f.oldest_first;
     if (opts.has_after && f.before_id > 0) {
         http_error(rs, 400, "before: cannot be combined with after");
         return;

@@ -469,7 +469,9 @@ store_where(struct buf *sql, const struct store_filter *f)
     if (f->after_id > 0)
         buf_printf(sql, "%sid > ?", sep);
     buf_printf(sql, " ORDER BY id %s LIMIT ?",
-               f->after_id > 0 || f->oldest_first ? "ASC" : "DESC");
+               (f->after_id > 0 || f->oldest_first) && !f->newest_first
+                   ? "ASC"
+                   : "DESC");
 }
 
 static void

@@ -50,6 +50,7 @@ struct store_filter {
     int64_t before_id; /* id below this; 0 for no bound */
     int64_t after_id;  /* id above this (oldest first); 0 for none */
     int oldest_first;  /* ascending ids even when after_id is 0 */
+    int newest_first;  /* descending ids even when after_id is set */
     int limit;         /* 1 to STORE_LIST_MAX */
 };
 

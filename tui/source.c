@@ -8,7 +8,10 @@
  *
  * The follower (source_follow_*) owns a source and a thread.  Its
  * protocol: read GET /lab/summary (which says the highest id it covers)
- * and the newest results, then long-poll for results after that id.  The
+ * and the newest results, then long-poll for the newest results after
+ * that id (order=desc, at most SOURCE_POLL_LIMIT, paced), so a burst of
+ * posts costs each dashboard one small answer; when a poll comes back
+ * full, results were skipped and the summary is re-read early.  The
  * summary is re-read every interval; any failure backs off (500 ms
  * doubling to 5 s) and starts over with a full read, so a restarted or
  * replaced server is picked up cleanly.  Messages go on a mutex-guarded
@@ -31,6 +34,9 @@
 
 #define SOURCE_BACKOFF_MAX_MS 5000
 #define SOURCE_FEED_INITIAL 100
+#define SOURCE_PACE_MS 500
+#define SOURCE_POLL_LIMIT 25    /* newest results per poll */
+#define SOURCE_CATCH_UP_MS 2000 /* summary delay after a skip */
 
 struct source_http {
     struct source base;
@@ -485,6 +491,18 @@ source_follow_sync(struct source_follow *f, struct source_cursor *c,
     return 0;
 }
 
+/* Sleep until ms (wall clock), a reconnect or stop. Lock held. */
+static void
+source_follow_sleep(struct source_follow *f, int64_t until_ms)
+{
+    struct timespec ts = {(time_t)(until_ms / 1000),
+                          (long)(until_ms % 1000) * 1000000L};
+
+    while (!f->stop && !f->reconnect && timefmt_now_ms() < until_ms)
+        if (pthread_cond_timedwait(&f->wake, &f->lock, &ts) == ETIMEDOUT)
+            break;
+}
+
 /* One long-poll, preceded by a summary re-read when one is due. */
 static int
 source_follow_poll(struct source_follow *f, struct source_cursor *c,
@@ -499,8 +517,9 @@ source_follow_poll(struct source_follow *f, struct source_cursor *c,
         return err->code;
     left = (c->next_summary - timefmt_now_ms() + 999) / 1000;
     wait = left < 1 ? 1 : left < f->wait_s ? (int)left : f->wait_s;
-    snprintf(path, sizeof path, "/lab/results?after=%lld&wait=%d&limit=500",
-             (long long)c->after, wait);
+    snprintf(path, sizeof path,
+             "/lab/results?after=%lld&wait=%d&limit=%d&order=desc",
+             (long long)c->after, wait, SOURCE_POLL_LIMIT);
     if (source_follow_results(f, path, wait + 10, &list, err) != 0)
         return err->code;
     if (json_array_size(list) == 0) {
@@ -508,21 +527,20 @@ source_follow_poll(struct source_follow *f, struct source_cursor *c,
         source_follow_post(f, SOURCE_MSG_ALIVE, NULL);
         return 0;
     }
+    /* A full answer may have skipped older results: the feed keeps the
+     * newest, and an early summary puts the matrix counts right. */
+    if (json_array_size(list) >= SOURCE_POLL_LIMIT &&
+        c->next_summary > timefmt_now_ms() + SOURCE_CATCH_UP_MS)
+        c->next_summary = timefmt_now_ms() + SOURCE_CATCH_UP_MS;
     c->after = source_max_id(list, c->after);
     source_follow_post(f, SOURCE_MSG_RESULTS, list);
+    /* Pace a busy feed: a screen cannot show more than a few updates a
+     * second, and a hundred dashboards re-polling at once would cost
+     * the server more than the posts themselves. */
+    pthread_mutex_lock(&f->lock);
+    source_follow_sleep(f, timefmt_now_ms() + SOURCE_PACE_MS);
+    pthread_mutex_unlock(&f->lock);
     return 0;
-}
-
-/* Sleep until ms (wall clock), a reconnect or stop. Lock held. */
-static void
-source_follow_sleep(struct source_follow *f, int64_t until_ms)
-{
-    struct timespec ts = {(time_t)(until_ms / 1000),
-                          (long)(until_ms % 1000) * 1000000L};
-
-    while (!f->stop && !f->reconnect && timefmt_now_ms() < until_ms)
-        if (pthread_cond_timedwait(&f->wake, &f->lock, &ts) == ETIMEDOUT)
-            break;
 }
 
 static void *
