@@ -107,9 +107,35 @@ view_tabs(struct model *m, struct canvas *c)
                       m->filter);
 }
 
+/* Key hints as "key label" pairs, keys bold, packed to fit. */
+static void
+view_hints(struct canvas *c, int y, const char *const *pairs)
+{
+    int len = 0, gap = 2, x = 0, n = 0;
+
+    for (; pairs[n] != NULL; n += 2)
+        len += (int)strlen(pairs[n]) + 1 + (int)strlen(pairs[n + 1]) + gap;
+    if (len - gap > c->w)
+        gap = 1;
+    for (int i = 0; i < n && x < c->w; i += 2) {
+        x += canvas_text(c, y, x, c->w - x, CANVAS_HEADER | CANVAS_BOLD,
+                         pairs[i]);
+        x += canvas_printf(c, y, x, c->w - x, CANVAS_HEADER, " %s",
+                           pairs[i + 1]) +
+             gap;
+    }
+}
+
 static void
 view_footer(struct model *m, struct canvas *c)
 {
+    static const char *const list[] = {
+        /* Tab is left out to fit 80 columns; ? lists it. */
+        "Enter", "detail", "/", "filter", "f", "failing", "s", "sort",
+        "p", "pause", "r", "reconnect", "?", "help", "q", "quit", NULL};
+    static const char *const detail[] = {
+        "Esc",   "back", "j/k",  "scroll", "g/G",  "top/end", "1 2 3",
+        "views", "?",    "help", "q",      "quit", NULL};
     int y = c->h - 1;
 
     canvas_fill(c, y, 0, c->w, CANVAS_HEADER);
@@ -119,13 +145,10 @@ view_footer(struct model *m, struct canvas *c)
                       m->filter);
         return;
     }
-    canvas_text(c, y, 0, c->w, CANVAS_HEADER,
-                m->view == MODEL_VIEW_DETAIL
-                    ? "Esc back  j/k scroll  g/G top/end  1 2 3 views  "
-                      "? help  q quit"
-                    : "Enter detail  j/k move  / filter  f failing  "
-                      "s sort  Tab view  p pause  r reconnect  ? help  "
-                      "q quit");
+    view_hints(c, y,
+               m->view == MODEL_VIEW_DETAIL || m->view == MODEL_VIEW_HELP
+                   ? detail
+                   : list);
 }
 
 static void
