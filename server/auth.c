@@ -64,6 +64,12 @@ auth_configure(struct server *srv, struct err *err)
 }
 
 void
+auth_attach_store(struct server *srv, struct store *store)
+{
+    bearer_attach_store(srv, store);
+}
+
+void
 auth_shutdown(struct server *srv)
 {
     readauth_shutdown(srv);

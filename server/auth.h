@@ -19,6 +19,12 @@ int auth_check(enum route_auth kind, struct http_req *rq,
  */
 int auth_configure(struct server *srv, struct err *err);
 
+/*
+ * Hand the opened store to the authenticators that persist state (JWKS
+ * key sets); call with NULL before closing the store.
+ */
+void auth_attach_store(struct server *srv, struct store *store);
+
 /* Release what auth_configure loaded. */
 void auth_shutdown(struct server *srv);
 

@@ -156,8 +156,10 @@ main_run(struct server *srv)
         fprintf(stderr, "labgate-server: %s\n", err.msg);
         return 1;
     }
+    auth_attach_store(srv, srv->store);
     if (http_start(srv, &err) != 0) {
         fprintf(stderr, "labgate-server: %s\n", err.msg);
+        auth_attach_store(srv, NULL);
         store_close(srv->store);
         return 1;
     }
@@ -170,6 +172,7 @@ main_run(struct server *srv)
     log_event(LOG_INFO, "main", "stopping", "signal=%d", sig);
     store_watch_close(srv->store);
     http_stop(srv);
+    auth_attach_store(srv, NULL);
     store_close(srv->store);
     srv->store = NULL;
     log_event(LOG_INFO, "main", "stopped", "");
@@ -203,6 +206,7 @@ main(int argc, char **argv)
     if (auth_configure(&srv, &err) != 0) {
         fprintf(stderr, "labgate-server: configuration error: %s\n",
                 err.msg);
+        auth_shutdown(&srv);
         config_free(&cfg);
         return MAIN_EXIT_USAGE;
     }

@@ -146,6 +146,22 @@ int store_watch_wait(struct store *s, uint64_t seen, int64_t deadline_ms);
 void store_watch_close(struct store *s);
 
 /*
+ * Persist the JWKS document body of issuer, fetched at fetched_ms,
+ * replacing the previous one.  Uses a connection of its own (key sets
+ * change rarely), so it never waits behind the result writer's queue.
+ * Returns 0, or ERR_BUSY or ERR_IO with the reason.
+ */
+int store_jwks_put(struct store *s, const char *issuer, const char *body,
+                   int64_t fetched_ms, struct err *err);
+
+/*
+ * Read the persisted JWKS of issuer: a new string in *body (free with
+ * free) and its fetch time.  Returns 0, ERR_NOTFOUND, or ERR_IO.
+ */
+int store_jwks_get(struct store *s, const char *issuer, char **body,
+                   int64_t *fetched_ms, struct err *err);
+
+/*
  * Stop taking writes, commit what is queued, stop the writer and close
  * every connection.  s may be NULL.
  */

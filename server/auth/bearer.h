@@ -7,6 +7,8 @@
 
 #include "http.h"
 
+struct jwt_trust;
+
 /* Validate the "jwt" section and load trust. Returns 0 or ERR_INVALID. */
 int bearer_configure(struct server *srv, struct err *err);
 
@@ -15,6 +17,18 @@ int bearer_configure(struct server *srv, struct err *err);
  * with the refusal written into rs.
  */
 int bearer_check(struct http_req *rq, struct http_resp *rs);
+
+/*
+ * Give the JWT trust the opened store (NULL before closing it): key sets
+ * are then loaded from and persisted to the database.
+ */
+void bearer_attach_store(struct server *srv, struct store *store);
+
+/*
+ * The trust bearer_configure built, for other verifiers of the same
+ * issuers (the STS), or NULL before configuration.  Owned by srv.
+ */
+struct jwt_trust *bearer_trust(const struct server *srv);
 
 /* Release what bearer_configure loaded. */
 void bearer_shutdown(struct server *srv);

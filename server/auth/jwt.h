@@ -79,6 +79,21 @@ const char *jwt_issuer_url(const struct jwt_issuer *iss);
 
 void jwt_verified_free(struct jwt_verified *v);
 
+/*
+ * Attach the store after jwt_trust_create (used when the configuration is
+ * checked before the database is opened): issuers without keys load
+ * their persisted key sets, and later fetches are persisted.  NULL
+ * detaches; after that returns no write is in progress, so the store may
+ * be closed.  t may be NULL.
+ */
+void jwt_trust_attach_store(struct jwt_trust *t, struct store *store);
+
+/*
+ * The configured "required_scopes" (NULL-terminated), or NULL when none
+ * are configured.  Owned by t.
+ */
+const char *const *jwt_trust_required_scopes(const struct jwt_trust *t);
+
 /* Stop background refreshes and free everything. t may be NULL. */
 void jwt_trust_free(struct jwt_trust *t);
 
