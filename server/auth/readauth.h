@@ -6,8 +6,8 @@
  *   "read": {"token_sha256": ["<64 hex digits>", ...]}
  *
  * Only SHA-256 hashes of the tokens are configured, so the file never
- * holds a usable secret.  The other credential, an OIDC JWT with a "read"
- * scope, needs the JWT verifier (auth/jwt.h).
+ * holds a usable secret.  The other credential is an OIDC JWT from an
+ * issuer trusted in the "jwt" section carrying the "read" scope.
  */
 #ifndef LABGATE_READAUTH_H
 #define LABGATE_READAUTH_H

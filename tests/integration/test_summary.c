@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tissuer.h"
 #include "tsupport.h"
 
 /* SHA-256 of "s3cret-read-token". */
@@ -332,22 +333,43 @@ Test(summary, shutdown_ends_waiting_long_polls_at_once)
     cr_assert_eq(tsrv_start(&srv, NULL), 0);
 }
 
-/* Read credentials: the listener is not loopback-only here. */
+/*
+ * Read credentials: the listener is not loopback-only here (0.0.0.0; the
+ * test still talks to 127.0.0.1), and the JWT section trusts a test OIDC
+ * issuer on loopback.
+ */
+static struct tissuer *ti;
+
 static void
 setup_open_listener(void)
 {
-    start("{\"listen\":\"127.0.0.1:0\",\"database\":\"x.db\",\"jwt\":{},"
-          "\"iam\":{},\"read\":{\"token_sha256\":[\"" READ_HASH "\"]}}",
-          "0.0.0.0:0");
+    char cfg[2048];
+
+    ti = tissuer_start();
+    snprintf(cfg, sizeof cfg,
+             "{\"listen\":\"127.0.0.1:0\",\"database\":\"x.db\",\"iam\":{},"
+             "\"jwt\":{\"issuers\":[{\"issuer\":\"%s\",\"audiences\":"
+             "[\"lab-api\"],\"algorithms\":[\"RS256\",\"ES256\"],"
+             "\"allow_insecure_http\":true}]},"
+             "\"read\":{\"token_sha256\":[\"" READ_HASH "\"]}}",
+             tissuer_url(ti));
+    start(cfg, "0.0.0.0:0");
 }
 
-TestSuite(readauth, .init = setup_open_listener, .fini = teardown,
+static void
+teardown_open_listener(void)
+{
+    teardown();
+    tissuer_free(ti);
+}
+
+TestSuite(readauth, .init = setup_open_listener, .fini = teardown_open_listener,
           .timeout = 60);
 
 static void
 expect_read(const char *auth, long status, const char *message)
 {
-    char url[128], hdr[256];
+    char url[128], hdr[8192];
     const char *headers[] = {hdr, NULL};
     struct tresp r;
     json_t *j;
@@ -355,7 +377,7 @@ expect_read(const char *auth, long status, const char *message)
     snprintf(url, sizeof url, "%s/lab/summary", srv.base);
     snprintf(hdr, sizeof hdr, "Authorization: %s", auth ? auth : "");
     cr_assert_eq(thttp("GET", url, auth ? headers : NULL, NULL, 0, &r), 0);
-    cr_assert_eq(r.status, status, "%s: %ld %s", auth, r.status, r.body);
+    cr_assert_eq(r.status, status, "%ld %s", r.status, r.body);
     if (message != NULL) {
         j = json_loads(r.body, 0, NULL);
         cr_assert_str_eq(str(j, "message"), message);
@@ -383,11 +405,41 @@ Test(readauth, wrong_token_and_wrong_scheme_are_401)
                 "Authorization: expected Bearer <read token>");
 }
 
-Test(readauth, jwt_credential_is_501_until_the_verifier_exists)
+/* "Bearer " and a token from the test issuer with extra claims. */
+static char *
+jwt_auth(const char *extra)
 {
-    expect_read("Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", 501,
-                "read access with a JWT is not implemented yet; use a read "
-                "token");
+    char *claims = tissuer_github_claims(ti, "\"lab-api\"", 300, extra);
+    char *token = tissuer_token(ti, TISSUER_KID_RSA, claims);
+    size_t n = strlen(token) + 8;
+    char *auth = malloc(n);
+
+    snprintf(auth, n, "Bearer %s", token);
+    free(claims);
+    free(token);
+    return auth;
+}
+
+Test(readauth, jwt_with_the_read_scope_is_accepted)
+{
+    char *auth = jwt_auth(",\"scope\":\"openid read\"");
+
+    expect_read(auth, 200, NULL);
+    free(auth);
+}
+
+Test(readauth, jwt_without_the_read_scope_is_403)
+{
+    char *auth = jwt_auth(",\"scope\":\"write\"");
+
+    expect_read(auth, 403, "read access needs the read scope");
+    free(auth);
+}
+
+Test(readauth, jwt_from_an_untrusted_or_forged_source_is_401)
+{
+    expect_read("Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", 401,
+                "read credential not accepted");
 }
 
 Test(readauth, posts_on_the_open_route_need_no_read_credential)
