@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tissuer.h"
 #include "tsupport.h"
 
 #ifndef LABGATE_TUI_BIN
@@ -22,14 +23,26 @@
 #endif
 
 static struct tsrv srv;
+static struct tissuer *ti;
 static char sock[64];
 
+/* The server trusts a test OIDC issuer, so the JWT route takes posts. */
 static void
 setup(void)
 {
     static int seq;
+    char cfg[2048];
 
+    ti = tissuer_start();
     tsrv_init(&srv);
+    snprintf(cfg, sizeof cfg,
+             "{\"listen\":\"127.0.0.1:0\",\"database\":\"x.db\",\"iam\":{},"
+             "\"jwt\":{\"issuers\":[{\"issuer\":\"%s\",\"audiences\":"
+             "[\"lab-api\"],\"algorithms\":[\"RS256\"],"
+             "\"allow_insecure_http\":true}]}}",
+             tissuer_url(ti));
+    snprintf(srv.config, sizeof srv.config, "%s/labgate.json", srv.dir);
+    cr_assert_eq(tsupport_write_file(srv.config, cfg), 0);
     cr_assert_eq(tsrv_start(&srv, NULL), 0, "server did not start");
     snprintf(sock, sizeof sock, "labgate-e2e-%d-%d", (int)getpid(), ++seq);
 }
@@ -57,6 +70,7 @@ teardown(void)
     if (srv.pid > 0)
         tsrv_stop(&srv);
     tsrv_cleanup(&srv);
+    tissuer_free(ti);
 }
 
 TestSuite(e2e, .init = setup, .fini = teardown, .timeout = 120);
@@ -127,23 +141,32 @@ keys(const char *k)
     cr_assert_eq(sh("tmux -L %s send-keys -t 0 %s", sock, k), 0);
 }
 
-/* POST with the curl client; returns the HTTP status. */
+/* POST with the curl client, with a bearer token when token is set. */
 static int
-curl_post(const char *route, const char *body)
+curl_post_auth(const char *route, const char *body, const char *token)
 {
-    char cmd[2048], out[64] = "";
+    char cmd[8192], out[64] = "", auth[4096] = "";
     FILE *p;
 
+    if (token != NULL)
+        snprintf(auth, sizeof auth, "-H 'Authorization: Bearer %s' ", token);
     snprintf(cmd, sizeof cmd,
-             "curl -s -o /dev/null -w '%%{http_code}' -X POST "
+             "curl -s -o /dev/null -w '%%{http_code}' -X POST %s"
              "-H 'content-type: application/json' --data-binary '%s' %s%s",
-             body, srv.base, route);
+             auth, body, srv.base, route);
     p = popen(cmd, "r");
     cr_assert_not_null(p);
     if (fgets(out, sizeof out, p) == NULL)
         out[0] = '\0';
     pclose(p);
     return atoi(out);
+}
+
+/* POST with the curl client; returns the HTTP status. */
+static int
+curl_post(const char *route, const char *body)
+{
+    return curl_post_auth(route, body, NULL);
 }
 
 Test(e2e, matrix_feed_and_detail_show_a_post_within_one_second_at_80x24)
@@ -171,25 +194,35 @@ Test(e2e, matrix_feed_and_detail_show_a_post_within_one_second_at_80x24)
 
 Test(e2e, wide_pane_shows_each_route_the_server_supports_at_200x50)
 {
-    int jwt, iam;
+    char *claims = tissuer_github_claims(ti, "\"lab-api\"", 300, NULL);
+    char *token = tissuer_token(ti, TISSUER_KID_RSA, claims);
+    int iam;
 
     tui_start(200, 50, NULL);
     expect_screen("live", 5);
     cr_assert_eq(
         curl_post("/lab/results", "{\"suite\":\"wide\",\"status\":\"pass\"}"),
         201);
-    /* JWT and IAM are posted to as well; until their branches land the
-     * server answers 501 and their columns stay blank. */
-    jwt = curl_post("/lab/results-secure",
-                    "{\"suite\":\"wide\",\"status\":\"pass\"}");
+    expect_screen("wide                                     pass 1/0 0s P", 1);
+    cr_assert_eq(curl_post_auth("/lab/results-secure",
+                                "{\"suite\":\"wide\",\"status\":\"fail\"}",
+                                token),
+                 201);
+    expect_screen("wide                                     pass 1/0 0s P"
+                  "                                        FAIL 0/1 0s F",
+                  1);
+    /* The IAM route answers 501 on this build; its column stays blank. */
     iam = curl_post("/lab/results-ci",
                     "{\"suite\":\"wide\",\"status\":\"pass\"}");
-    cr_assert(jwt == 501 || jwt == 401, "jwt route answered %d", jwt);
     cr_assert(iam == 501 || iam == 403 || iam == 401, "iam answered %d", iam);
-    expect_screen("wide                                     pass 1/0 0s P", 1);
-    expect_screen("JWT (OIDC)                                           "
-                  "IAM (SigV4)",
-                  1);
+    keys("2");
+    expect_screen("fail   jwt  octo-org/octo-repo (octo-org)", 1);
+    keys("Enter");
+    expect_screen(" repository       octo-org/octo-repo", 2);
+    expect_screen(
+        " subject          repo:octo-org/octo-repo:ref:refs/heads/main", 1);
+    free(claims);
+    free(token);
 }
 
 Test(e2e, resize_redraws_and_says_when_too_small)
