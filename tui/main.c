@@ -32,6 +32,7 @@ struct main_opts {
     const char *server;
     const char *token;
     const char *title;
+    char *token_copy; /* --token's value (argv is wiped); freed by main */
     int once;
     int interval_s;
 };
@@ -90,7 +91,11 @@ main_args(int argc, char **argv, struct main_opts *o)
             o->server = optarg;
             break;
         case 't':
-            o->token = optarg;
+            /* Keep a copy and wipe argv, so ps does not show the token. */
+            free(o->token_copy);
+            o->token_copy = strdup(optarg);
+            memset(optarg, 0, strlen(optarg));
+            o->token = o->token_copy;
             break;
         case 'o':
             o->once = 1;
@@ -381,10 +386,13 @@ main(int argc, char **argv)
 
     setlocale(LC_ALL, "");
     rc = main_args(argc, argv, &o);
-    if (rc != 0)
-        return rc < 0 ? 0 : rc;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    rc = o.once ? main_once(&o) : main_interactive(&o);
-    curl_global_cleanup();
+    if (rc == 0) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = o.once ? main_once(&o) : main_interactive(&o);
+        curl_global_cleanup();
+    } else {
+        rc = rc < 0 ? 0 : rc;
+    }
+    free(o.token_copy);
     return rc;
 }

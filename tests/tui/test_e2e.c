@@ -397,3 +397,55 @@ Test(e2e, once_exits_2_when_the_server_cannot_be_read)
     cr_assert(strstr(out, "/lab/summary: connection refused") != NULL, "%s",
               out);
 }
+
+/* Run labgate-tui with env prefix and args; output in out, exit status. */
+static int
+run_tui(const char *env, const char *args, char *out, size_t n)
+{
+    char cmd[1024];
+    FILE *p;
+    size_t len;
+    int st;
+
+    snprintf(cmd, sizeof cmd, "env -u LABGATE_TOKEN %s %s %s 2>&1", env,
+             LABGATE_TUI_BIN, args);
+    p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    len = fread(out, 1, n - 1, p);
+    out[len] = '\0';
+    st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* --token and LABGATE_TOKEN send the read credential a server that is
+ * not loopback-only needs (SHA-256 of "tui-read-token" configured). */
+Test(e2e, token_option_and_environment_send_the_read_credential)
+{
+    const char *extra[] = {"--listen", "0.0.0.0:0", NULL};
+    char args[512], out[4096];
+
+    cr_assert_eq(tsrv_stop(&srv), 0);
+    tsupport_write_file(srv.config,
+                        "{\"listen\":\"127.0.0.1:0\",\"database\":\"x.db\","
+                        "\"jwt\":{},\"iam\":{},\"read\":{\"token_sha256\":"
+                        "[\"d572d49f3f2acc3ad1bb4cb0aac2e2dcc5a065f6f2e4ee74"
+                        "042b24b6d4992375\"]}}");
+    cr_assert_eq(tsrv_start(&srv, extra), 0);
+    cr_assert_eq(
+        curl_post("/lab/results", "{\"suite\":\"tok\",\"status\":\"pass\"}"),
+        201);
+    snprintf(args, sizeof args, "--once --server %s", srv.base);
+    cr_assert_eq(run_tui("", args, out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "HTTP 401: read access needs a credential") != NULL,
+              "%s", out);
+    cr_assert_eq(run_tui("LABGATE_TOKEN=tui-read-token", args, out, sizeof out),
+                 0, "%s", out);
+    cr_assert(strstr(out, "tok ") != NULL, "%s", out);
+    snprintf(args, sizeof args, "--once --token tui-read-token --server %s",
+             srv.base);
+    cr_assert_eq(run_tui("", args, out, sizeof out), 0, "%s", out);
+    snprintf(args, sizeof args, "--once --token wrong --server %s", srv.base);
+    cr_assert_eq(run_tui("", args, out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "HTTP 401: read token not recognised") != NULL, "%s",
+              out);
+}
