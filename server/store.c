@@ -274,8 +274,7 @@ store_writer_main(void *arg)
             batch[i]->done = 1;
             pthread_cond_signal(&batch[i]->cond);
         }
-        s->commit_seq++;
-        pthread_cond_broadcast(&s->changed);
+        __atomic_add_fetch(&s->commit_seq, 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&s->lock);
     free(batch);
@@ -631,7 +630,6 @@ store_open(struct store **out, const struct store_options *opt,
     s->queue_max = opt->queue_max > 0 ? opt->queue_max : 8192;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->work, NULL);
-    pthread_cond_init(&s->changed, NULL);
     pthread_mutex_init(&s->rlock, NULL);
     pthread_cond_init(&s->rfree, NULL);
     if (store_open_writer(s, err) != 0 ||
@@ -669,7 +667,6 @@ store_close(struct store *s)
         log_event(LOG_WARN, "store", "close_failed", "err=busy");
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->work);
-    pthread_cond_destroy(&s->changed);
     pthread_mutex_destroy(&s->rlock);
     pthread_cond_destroy(&s->rfree);
     free(s->path);

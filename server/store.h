@@ -132,16 +132,17 @@ void store_summary_free(struct store_summary *rows, size_t n);
 /*
  * Long-poll support.  store_watch_seq returns a counter that grows after
  * every commit; take it before reading, then store_watch_wait sleeps
- * until the counter moves past seen or deadline_ms (wall clock) passes.
- * Returns 0 when something was committed, ERR_BUSY on timeout, or
- * ERR_IO once store_watch_close has been called.
+ * until the counter moves past seen or deadline_ms (wall clock) passes,
+ * checking every 50 ms (it never touches the writer's lock).  Returns 0
+ * when something was committed, ERR_BUSY on timeout, or ERR_IO once
+ * store_watch_close has been called.
  */
 uint64_t store_watch_seq(struct store *s);
 int store_watch_wait(struct store *s, uint64_t seen, int64_t deadline_ms);
 
 /*
- * Wake every waiter and make later waits return ERR_IO at once, so a
- * shutdown never waits for long-polls to time out.
+ * Make every wait return ERR_IO within one tick, so a shutdown never
+ * waits for long-polls to time out.
  */
 void store_watch_close(struct store *s);
 
