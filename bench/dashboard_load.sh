@@ -6,7 +6,11 @@
 # long-polls (a filter nothing matches: every commit makes them look),
 # or beside 100 followers that run exactly as labgate-tui does.  Rounds
 # interleave the three so drift on a shared machine hits all alike.
-#   [ROUNDS=N] bench/dashboard_load.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
+#   [ROUNDS=N] [WATCHERS_NICE=19] bench/dashboard_load.sh [BUILD_DIR] [SECONDS]
+#       [CONNECTIONS]
+# WATCHERS_NICE runs the simulated dashboards at that nice level, so on
+# one machine they take less of the CPU the server needs, as dashboards
+# on other machines would.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -43,12 +47,24 @@ stop_server() {
     srv=""
 }
 
+cpu_ticks() { # user+system clock ticks the server has used
+    awk '{print $14 + $15}' "/proc/$srv/stat"
+}
+
+# run_wrk LABEL: posts/s, latency, and the server's CPU time per 1000
+# posts, which drifts less than throughput on a shared machine.
 run_wrk() {
-    wrk -t2 -c"$conns" -d"${secs}s" -s "$top/bench/post_open.lua" "$url" |
-        awk -v what="$1" '/Requests\/sec/ {rps=$2} /Latency/ {lat=$2}
-            /Non-2xx/ {bad=$NF}
-            END {printf "%-26s posts/s=%s avg_latency=%s non2xx=%s\n",
-                 what, rps, lat, bad ? bad : 0}'
+    t0=$(cpu_ticks)
+    wrk -t2 -c"$conns" -d"${secs}s" -s "$top/bench/post_open.lua" "$url" \
+        >"$tmp/wrk.out"
+    t1=$(cpu_ticks)
+    awk -v what="$1" -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+        -v secs="$secs" '/Requests\/sec/ {rps=$2} /Latency/ {lat=$2}
+        /Non-2xx/ {bad=$NF}
+        END {printf "%-26s posts/s=%s avg_latency=%s non2xx=%s " \
+                    "server_cpu_ms_per_1000_posts=%.1f\n", what, rps, lat,
+                    bad ? bad : 0, ticks * 1000 / hz * 1000 / (rps * secs)}' \
+        "$tmp/wrk.out"
 }
 
 # measure LABEL [idle|follow]: one fresh server, optional watchers, wrk
@@ -56,7 +72,8 @@ measure() {
     start_server
     w=""
     if [ $# -gt 1 ]; then
-        "$build/tui/labgate-watchers-bench" "$url" 100 "$2" $((secs + 3)) \
+        ${WATCHERS_NICE:+nice -n "$WATCHERS_NICE"} \
+            "$build/tui/labgate-watchers-bench" "$url" 100 "$2" $((secs + 3)) \
             >"$tmp/watchers.out" &
         w=$!
         sleep 2
