@@ -131,8 +131,9 @@ view_footer(struct model *m, struct canvas *c)
 {
     static const char *const list[] = {
         /* Tab is left out to fit 80 columns; ? lists it. */
-        "Enter", "detail", "/", "filter", "f", "failing", "s", "sort",
-        "p", "pause", "r", "reconnect", "?", "help", "q", "quit", NULL};
+        "Enter", "detail", "/", "filter", "f", "failing",
+        "s",     "sort",   "p", "pause",  "r", "reconnect",
+        "?",     "help",   "q", "quit",   NULL};
     static const char *const detail[] = {
         "Esc",   "back", "j/k",  "scroll", "g/G",  "top/end", "1 2 3",
         "views", "?",    "help", "q",      "quit", NULL};
