@@ -103,15 +103,19 @@ view_matrix_body(struct model *m, struct canvas *c, int top, int bottom,
     view_matrix_columns(c->w, &sw, &cw);
     view_matrix_heading(c, top, sw, cw);
     model_refresh_rows(m);
+    if (m->nrows == 0 && m->nsuites > 0) {
+        canvas_text(c, top + 2, 2, c->w - 4, CANVAS_DIM,
+                    "No suite matches the filter (Esc clears it, f shows "
+                    "all).");
+        return;
+    }
     if (m->nrows == 0) {
         canvas_text(c, top + 2, 2, c->w - 4, CANVAS_DIM,
-                    m->nsuites == 0
-                        ? "No results yet. Post one: curl -X POST "
-                          "-H 'content-type: application/json' -d "
-                          "'{\"suite\":\"ci\",\"status\":\"pass\"}' "
-                          "URL/lab/results"
-                        : "No suite matches the filter (Esc clears it, f "
-                          "shows all).");
+                    "No results yet. Post one:");
+        canvas_printf(c, top + 3, 2, c->w - 4, CANVAS_DIM,
+                      "curl -H 'content-type: application/json' -d "
+                      "'{\"suite\":\"ci\",\"status\":\"pass\"}' %s/lab/results",
+                      m->server_url);
         return;
     }
     view_scroll_into(&m->top_row, m->sel_row, lines);
