@@ -4,8 +4,10 @@
  * identity), GET lists with filters and pagination, GET /ID reads one.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "route.h"
@@ -109,8 +111,7 @@ bad_status:
     http_error(rs, 400, "status: must be pass, fail, error or skip");
     return -1;
 bad_time:
-    http_error(rs, 400, "%s: expected an ISO 8601 UTC time or epoch ms",
-               name);
+    http_error(rs, 400, "%s: expected an ISO 8601 UTC time or epoch ms", name);
     return -1;
 bad_id:
     http_error(rs, 400, "%s: expected a positive integer id", name);
@@ -123,47 +124,191 @@ bad_limit:
 
 #define API_QUERY_MAX 32
 #define API_VALUE_MAX 1024
+#define API_WAIT_MAX 60
+#define API_LINGER_MS 100
+
+/* A non-negative integer of at most max; -1 for anything else. */
+static int64_t
+api_parse_count(const char *s, int64_t max)
+{
+    char *end;
+    long long v;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (*end != '\0' || errno != 0 || v > max)
+        return -1;
+    return v;
+}
+
+/* Query parameters that shape the answer rather than filter rows. */
+struct api_list_opts {
+    int has_after;
+    int has_order;
+    int wait_s; /* long-poll: seconds to wait for a first result */
+};
+
+/*
+ * Handle after= and wait=; returns 1 when name was one of them, 0 when it
+ * is a filter, -1 after answering 400.
+ */
+static int
+api_list_option(struct store_filter *f, struct api_list_opts *o,
+                const char *name, const char *value, struct http_resp *rs)
+{
+    int64_t v;
+
+    if (strcmp(name, "after") == 0) {
+        v = api_parse_count(value, INT64_MAX);
+        if (v < 0) {
+            http_error(rs, 400, "after: expected an id of 0 or more");
+            return -1;
+        }
+        f->after_id = v;
+        o->has_after = 1;
+        return 1;
+    }
+    if (strcmp(name, "order") == 0) {
+        if (strcmp(value, "asc") != 0 && strcmp(value, "desc") != 0) {
+            http_error(rs, 400, "order: must be asc or desc");
+            return -1;
+        }
+        o->has_order = value[0] == 'd' ? 2 : 1;
+        return 1;
+    }
+    if (strcmp(name, "wait") == 0) {
+        v = api_parse_count(value, API_WAIT_MAX);
+        if (v < 0) {
+            http_error(rs, 400, "wait: expected seconds from 0 to %d",
+                       API_WAIT_MAX);
+            return -1;
+        }
+        o->wait_s = (int)v;
+        return 1;
+    }
+    return 0;
+}
+
+static void
+api_list_answer(struct http_resp *rs, const struct store_filter *f,
+                struct result *rows, size_t n)
+{
+    json_t *o = json_object(), *list = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, result_to_json(&rows[i]));
+    json_object_set_new(o, "results", list);
+    json_object_set_new(o, "next_before",
+                        n == (size_t)f->limit && n > 0 && !f->oldest_first &&
+                                f->after_id == 0
+                            ? json_integer(rows[n - 1].id)
+                            : json_null());
+    http_json(rs, 200, o);
+}
+
+/*
+ * Long-poll: list, and while nothing matches, sleep until the writer
+ * commits again or the deadline passes.  The commit counter is read
+ * before each listing so a commit between listing and sleeping wakes us.
+ * Returns 0 with rows listed (possibly none), or -1 after answering.
+ */
+static int
+api_list_wait(struct http_req *rq, struct http_resp *rs,
+              const struct store_filter *f, int wait_s, struct result **rows,
+              size_t *n)
+{
+    struct store *st = rq->srv->store;
+    int64_t deadline = timefmt_now_ms() + (int64_t)wait_s * 1000;
+    int max = rq->srv->cfg->limits.max_watchers, waiting = 0, rc;
+    struct err e = {0, ""};
+    uint64_t seq;
+
+    for (;;) {
+        seq = store_watch_seq(st);
+        rc = store_list(st, f, rows, n, &e);
+        if (rc != 0 || *n > 0 || wait_s == 0)
+            break;
+        store_rows_free(*rows, *n);
+        *rows = NULL;
+        if (!waiting &&
+            __atomic_add_fetch(&rq->srv->watchers, 1, __ATOMIC_SEQ_CST) > max) {
+            __atomic_sub_fetch(&rq->srv->watchers, 1, __ATOMIC_SEQ_CST);
+            http_header_add(rs, "Retry-After", "5");
+            http_error(rs, 503,
+                       "too many watchers: at most %d long-polls "
+                       "may wait at once; retry later",
+                       max);
+            return -1;
+        }
+        waiting = 1;
+        rc = store_watch_wait(st, seq, deadline);
+        if (rc == ERR_IO) {
+            rc = err_set(&e, ERR_BUSY, "the server is shutting down");
+            break;
+        }
+        /* Let a burst of commits gather, so a busy server wakes each
+         * watcher at most API_LINGER_MS apart instead of per commit. */
+        if (rc == 0 && timefmt_now_ms() + API_LINGER_MS < deadline)
+            usleep(API_LINGER_MS * 1000);
+        if (rc == ERR_BUSY) {
+            rc = store_list(st, f, rows, n, &e);
+            break;
+        }
+    }
+    if (waiting)
+        __atomic_sub_fetch(&rq->srv->watchers, 1, __ATOMIC_SEQ_CST);
+    if (rc != 0) {
+        http_error(rs, http_status_for(rc), "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
 
 void
 api_results_list(struct http_req *rq, struct http_resp *rs)
 {
     char names[API_QUERY_MAX][64], values[API_QUERY_MAX][API_VALUE_MAX];
     const char *cursor = rq->query;
+    struct api_list_opts opts = {0, 0, 0};
     struct store_filter f;
     struct result *rows = NULL;
-    struct err e = {0, ""};
     size_t n = 0;
     int k = 0, rc;
-    json_t *o, *list;
 
     store_filter_init(&f);
-    while ((rc = http_query_next(&cursor, names[k], sizeof names[k],
-                                 values[k], sizeof values[k])) != 0) {
+    while ((rc = http_query_next(&cursor, names[k], sizeof names[k], values[k],
+                                 sizeof values[k])) != 0) {
         if (rc < 0 || k + 1 >= API_QUERY_MAX) {
-            http_error(rs, 400, "query: badly encoded or too many "
-                                "parameters");
+            http_error(rs, 400,
+                       "query: badly encoded or too many "
+                       "parameters");
             return;
         }
-        if (api_filter_param(&f, names[k], values[k], rs) != 0)
+        rc = api_list_option(&f, &opts, names[k], values[k], rs);
+        if (rc < 0 ||
+            (rc == 0 && api_filter_param(&f, names[k], values[k], rs) != 0))
             return;
         k++;
     }
-    rc = store_list(rq->srv->store, &f, &rows, &n, &e);
-    if (rc != 0) {
-        http_error(rs, http_status_for(rc), "%s", e.msg);
+    if (opts.wait_s > 0 && !opts.has_after) {
+        http_error(rs, 400, "wait: only with after=ID");
         return;
     }
-    o = json_object();
-    list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, result_to_json(&rows[i]));
-    json_object_set_new(o, "results", list);
-    json_object_set_new(o, "next_before",
-                        n == (size_t)f.limit && n > 0
-                            ? json_integer(rows[n - 1].id)
-                            : json_null());
+    /* Newest first is the default; after=ID turns it to oldest first so
+     * a follower misses nothing, unless order=desc asks for the newest
+     * results above ID (a dashboard that may skip under a burst). */
+    f.oldest_first = opts.has_order ? opts.has_order == 1 : opts.has_after;
+    f.newest_first = !f.oldest_first;
+    if (opts.has_after && f.before_id > 0) {
+        http_error(rs, 400, "before: cannot be combined with after");
+        return;
+    }
+    if (api_list_wait(rq, rs, &f, opts.wait_s, &rows, &n) != 0)
+        return;
+    api_list_answer(rs, &f, rows, n);
     store_rows_free(rows, n);
-    http_json(rs, 200, o);
 }
 
 void

@@ -57,7 +57,8 @@ auth_check(enum route_auth kind, struct http_req *rq, struct http_resp *rs)
 int
 auth_configure(struct server *srv, struct err *err)
 {
-    if (bearer_configure(srv, err) != 0 || iamauth_configure(srv, err) != 0)
+    if (bearer_configure(srv, err) != 0 || iamauth_configure(srv, err) != 0 ||
+        readauth_configure(srv, err) != 0)
         return ERR_INVALID;
     return 0;
 }
@@ -85,6 +86,7 @@ auth_attach_store(struct server *srv, struct store *store)
 void
 auth_shutdown(struct server *srv)
 {
+    readauth_shutdown(srv);
     iamauth_shutdown(srv);
     bearer_shutdown(srv);
 }

@@ -14,7 +14,7 @@ int auth_check(enum route_auth kind, struct http_req *rq,
                struct http_resp *rs);
 
 /*
- * Validate the "jwt" and "iam" configuration sections and load what the
+ * Validate the "jwt", "iam" and "read" configuration sections and load what the
  * authenticators need.  Returns 0, or ERR_INVALID naming the bad key.
  */
 int auth_configure(struct server *srv, struct err *err);

@@ -558,7 +558,8 @@ http_start(struct server *srv, struct err *err)
 
     if (config_listen_split(srv->cfg->listen, host, sizeof host, &port) != 0)
         return err_set(err, ERR_INVALID, "listen: bad address");
-    snprintf(threads, sizeof threads, "%d", lim->threads);
+    /* Long-polls hold a thread each; they get their own share. */
+    snprintf(threads, sizeof threads, "%d", lim->threads + lim->max_watchers);
     snprintf(req_to, sizeof req_to, "%d", lim->request_timeout_ms);
     snprintf(ka_to, sizeof ka_to, "%d", lim->keep_alive_timeout_ms);
     snprintf(head_max, sizeof head_max, "%d", 2 * lim->max_header_bytes);

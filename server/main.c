@@ -51,7 +51,8 @@ main_usage(FILE *f)
             "Routes: POST /lab/results (open), POST /lab/results-secure "
             "(OIDC JWT),\n"
             "POST /lab/results-ci (AWS SigV4), GET /lab/results, "
-            "GET /lab/results/ID,\nGET /healthz, GET /readyz, GET /metrics.\n",
+            "GET /lab/results/ID,\nGET /lab/summary, GET /healthz, GET /readyz, "
+            "GET /metrics.\n",
             CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATABASE);
 }
 
@@ -180,6 +181,7 @@ main_run(struct server *srv)
               srv->cfg->limits.threads, LABGATE_VERSION);
     sig = main_wait_for_signal();
     log_event(LOG_INFO, "main", "stopping", "signal=%d", sig);
+    store_watch_close(srv->store);
     http_stop(srv);
     auth_attach_store(srv, NULL);
     store_close(srv->store);

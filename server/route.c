@@ -24,6 +24,7 @@ const struct route route_table[] = {
      api_results_post},
     {"GET", "/lab/results", ROUTE_AUTH_READ, 0, api_results_list},
     {"GET", "/lab/results/", ROUTE_AUTH_READ, ROUTE_PREFIX, api_results_get},
+    {"GET", "/lab/summary", ROUTE_AUTH_READ, 0, api_summary},
     {"GET", "/healthz", ROUTE_AUTH_NONE, 0, api_health},
     {"GET", "/readyz", ROUTE_AUTH_NONE, 0, api_ready},
     {"GET", "/metrics", ROUTE_AUTH_NONE, 0, api_metrics},

@@ -28,6 +28,7 @@ struct server {
     int port;             /* the port actually listened on */
     int loopback;         /* listening on a loopback address only */
     int64_t started_ms;
+    int watchers;         /* long-polls waiting now (atomic access) */
     /* Owned by the modules that configure them; NULL until then. */
     struct bearer *bearer;     /* auth/bearer.c: JWT trust */
     struct iamauth *iamauth;   /* auth/iamauth.c: SigV4 keys and roles */

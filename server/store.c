@@ -301,6 +301,7 @@ store_writer_main(void *arg)
             batch[i]->done = 1;
             pthread_cond_signal(&batch[i]->cond);
         }
+        __atomic_add_fetch(&s->commit_seq, 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&s->lock);
     free(batch);
@@ -495,7 +496,9 @@ store_where(struct buf *sql, const struct store_filter *f)
     if (f->after_id > 0)
         buf_printf(sql, "%sid > ?", sep);
     buf_printf(sql, " ORDER BY id %s LIMIT ?",
-               f->after_id > 0 ? "ASC" : "DESC");
+               (f->after_id > 0 || f->oldest_first) && !f->newest_first
+                   ? "ASC"
+                   : "DESC");
 }
 
 static void

@@ -55,6 +55,8 @@ struct store_filter {
     int64_t until_ms;  /* received before; 0 for no bound */
     int64_t before_id; /* id below this; 0 for no bound */
     int64_t after_id;  /* id above this (oldest first); 0 for none */
+    int oldest_first;  /* ascending ids even when after_id is 0 */
+    int newest_first;  /* descending ids even when after_id is set */
     int limit;         /* 1 to STORE_LIST_MAX */
 };
 
@@ -150,6 +152,50 @@ void store_sts_session_free(struct store_sts_session *ss);
 
 /* Check the database answers a query. Returns 0 or ERR_IO. */
 int store_ping(struct store *s, struct err *err);
+
+/*
+ * One row of the dashboard summary: the latest result of one suite on one
+ * auth path (without its payload) and the aggregate behind it.
+ */
+struct store_summary {
+    struct result last;     /* id, time, route, suite, status, identity */
+    int64_t counts[RESULT_STATUS_COUNT]; /* indexed by result_status */
+    char recent[24];        /* last outcomes, oldest first: "PPFE" */
+};
+
+#define STORE_RECENT_MAX 20
+
+/*
+ * Read every suite and auth path from the suite_status aggregate (never a
+ * scan of results), ordered by suite then auth, each joined with its last
+ * row for the identity.  recent (1 to STORE_RECENT_MAX) is how many of the
+ * last outcomes to keep.  On success *rows holds *n rows (free with
+ * store_summary_free) and *max_id the highest result id the same read
+ * transaction saw (0 for an empty store).  Returns 0, ERR_NOMEM or ERR_IO.
+ */
+int store_summary_list(struct store *s, int recent,
+                       struct store_summary **rows, size_t *n,
+                       int64_t *max_id, struct err *err);
+
+/* Free an array returned by store_summary_list. */
+void store_summary_free(struct store_summary *rows, size_t n);
+
+/*
+ * Long-poll support.  store_watch_seq returns a counter that grows after
+ * every commit; take it before reading, then store_watch_wait sleeps
+ * until the counter moves past seen or deadline_ms (wall clock) passes,
+ * checking every 50 ms (it never touches the writer's lock).  Returns 0
+ * when something was committed, ERR_BUSY on timeout, or ERR_IO once
+ * store_watch_close has been called.
+ */
+uint64_t store_watch_seq(struct store *s);
+int store_watch_wait(struct store *s, uint64_t seen, int64_t deadline_ms);
+
+/*
+ * Make every wait return ERR_IO within one tick, so a shutdown never
+ * waits for long-polls to time out.
+ */
+void store_watch_close(struct store *s);
 
 /*
  * Persist the JWKS document body of issuer, fetched at fetched_ms,

@@ -50,6 +50,10 @@ struct store {
     sqlite3 *readers[STORE_READERS_MAX];
     int nreaders;
     int ravail; /* bit i set: readers[i] is free */
+
+    /* Long-poll watchers (store_watch.c) read these atomically. */
+    uint64_t commit_seq; /* batches finished so far */
+    int watch_closed;    /* set by store_watch_close */
 };
 
 /* Turn a SQLite error into ERR_BUSY, ERR_INVALID or ERR_IO with a reason. */

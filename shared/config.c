@@ -27,11 +27,13 @@ config_init(struct config *cfg)
     cfg->limits.max_header_count = 48;
     cfg->limits.batch_max = 256;
     cfg->limits.queue_max = 8192;
+    cfg->limits.max_watchers = 128;
     cfg->jwt = json_object();
     cfg->iam = json_object();
+    cfg->read = json_object();
     cfg->rate_limits = json_object();
     if (!cfg->listen || !cfg->database || !cfg->jwt || !cfg->iam ||
-        !cfg->rate_limits) {
+        !cfg->read || !cfg->rate_limits) {
         config_free(cfg);
         return ERR_NOMEM;
     }
@@ -48,6 +50,7 @@ config_free(struct config *cfg)
     json_decref(cfg->iam);
     json_decref(cfg->rate_limits);
     free(cfg->trusted_proxies);
+    json_decref(cfg->read);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -154,6 +157,7 @@ static const struct config_limit_key config_limit_keys[] = {
     CONFIG_LIMIT(max_header_count, 1, 63, 0),
     CONFIG_LIMIT(batch_max, 1, 10000, 0),
     CONFIG_LIMIT(queue_max, 1, 1000000, 0),
+    CONFIG_LIMIT(max_watchers, 0, 4096, 0),
 };
 
 static int
@@ -315,6 +319,8 @@ config_apply(struct config *cfg, json_t *root, struct err *err)
             rc = config_section(&cfg->rate_limits, v, key, err);
         } else if (strcmp(key, "trusted_proxies") == 0) {
             rc = config_trusted_proxies(cfg, v, err);
+        } else if (strcmp(key, "read") == 0) {
+            rc = config_section(&cfg->read, v, key, err);
         } else {
             rc = err_set(err, ERR_INVALID, "%.64s: unknown key", key);
         }

@@ -3,12 +3,12 @@
  * file and command-line overrides, in that order.
  *
  * The file is one JSON object.  Its required keys are "listen",
- * "database", "jwt" and "iam"; "log_level", "limits", "audit",
+ * "database", "jwt" and "iam"; "log_level", "limits", "audit", "read",
  * "trusted_proxies" and "rate_limits" (validated by server/ratelimit.c)
  * are optional.
  * Every key is checked: an unknown key, a wrong type or a bad value is an
- * error naming the key (for example "limits.threads").  The "jwt" and "iam"
- * objects are kept as parsed JSON and validated by the modules that own
+ * error naming the key (for example "limits.threads").  The "jwt", "iam"
+ * and "read" objects are kept as parsed JSON and validated by the modules that own
  * them, so that those modules can grow their sections without touching
  * this file.
  */
@@ -39,6 +39,7 @@ struct config_limits {
     int max_header_count;      /* header fields in one request */
     int batch_max;             /* results committed in one transaction */
     int queue_max;             /* results waiting for the writer */
+    int max_watchers;          /* long-polls waiting at once */
 };
 
 /* The audit trail (docs/audit.md). */
@@ -59,6 +60,7 @@ struct config {
     /* Peers whose X-Forwarded-For is believed; empty by default. */
     struct cidr *trusted_proxies;
     size_t trusted_proxy_count;
+    json_t *read; /* the optional "read" object; never NULL either */
 };
 
 /* Fill cfg with the built-in defaults. Returns 0 or ERR_NOMEM. */

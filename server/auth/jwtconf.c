@@ -152,7 +152,7 @@ jwtconf_bound(json_t *v, const char *key, json_t **out, struct err *err)
                        "%s: expected an object of claim name to patterns", key);
     json_object_foreach(v, name, patterns)
     {
-        snprintf(sub, sizeof sub, "%s.%.64s", key, name);
+        snprintf(sub, sizeof sub, "%.64s.%.64s", key, name);
         if (jwtconf_strv(patterns, sub, &check, err) != 0)
             return err->code;
         jwtconf_strv_free(check);
