@@ -8,9 +8,9 @@
  * are optional.
  * Every key is checked: an unknown key, a wrong type or a bad value is an
  * error naming the key (for example "limits.threads").  The "jwt", "iam"
- * and "read" objects are kept as parsed JSON and validated by the modules that own
- * them, so that those modules can grow their sections without touching
- * this file.
+ * and "read" objects are kept as parsed JSON and validated by the modules
+ * that own them, so that those modules can grow their sections without
+ * touching this file.
  */
 #ifndef LABGATE_CONFIG_H
 #define LABGATE_CONFIG_H
