@@ -50,9 +50,9 @@ main_usage(FILE *f)
             "\n"
             "Routes: POST /lab/results (open), POST /lab/results-secure "
             "(OIDC JWT),\n"
-            "POST /lab/results-ci (AWS SigV4), POST /sts, GET /lab/results, "
-            "GET /lab/results/ID,\n"
-            "GET /lab/summary, GET /healthz, GET /readyz, GET /metrics.\n",
+            "POST /lab/results-ci (AWS SigV4), POST /sts, GET /lab/results,\n"
+            "GET /lab/results/ID, GET /lab/summary, GET /healthz, "
+            "GET /readyz,\nGET /metrics.\n",
             CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATABASE);
 }
 
