@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "cidr.h"
 #include "http.h"
 #include "log.h"
@@ -184,17 +185,6 @@ http_header_add(struct http_resp *rs, const char *name, const char *fmt, ...)
     buf_printf(&rs->headers, "%s: %s\r\n", name, value);
 }
 
-static int
-http_hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Percent-decode [s, s+n) into out (size on); '+' is a space. */
 static int
 http_unescape(const char *s, size_t n, char *out, size_t on)
@@ -207,8 +197,8 @@ http_unescape(const char *s, size_t n, char *out, size_t on)
             int hi, lo;
             if (i + 2 >= n)
                 return -1;
-            hi = http_hex((unsigned char)s[i + 1]);
-            lo = hi < 0 ? -1 : http_hex((unsigned char)s[i + 2]);
+            hi = hex_value((unsigned char)s[i + 1]);
+            lo = hi < 0 ? -1 : hex_value((unsigned char)s[i + 2]);
             if (lo < 0)
                 return -1;
             c = hi * 16 + lo;

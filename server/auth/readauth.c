@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
 #include "auth/bearer.h"
 #include "auth/jwt.h"
 #include "auth/readauth.h"
@@ -27,25 +28,13 @@ struct readauth {
 };
 
 static int
-readauth_hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int
 readauth_decode(const char *hex, unsigned char *out)
 {
     if (hex == NULL || strlen(hex) != 2 * READAUTH_HASH_LEN)
         return -1;
     for (int i = 0; i < READAUTH_HASH_LEN; i++) {
-        int hi = readauth_hex((unsigned char)hex[2 * i]);
-        int lo = readauth_hex((unsigned char)hex[2 * i + 1]);
+        int hi = hex_value((unsigned char)hex[2 * i]);
+        int lo = hex_value((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (unsigned char)(hi * 16 + lo);

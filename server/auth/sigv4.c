@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "hex.h"
 #include "auth/sigv4.h"
 
 #define SIGV4_EXPIRES_MAX 604800
@@ -110,18 +111,6 @@ sigv4_header(const struct sigv4_request *rq, const char *name)
     return NULL;
 }
 
-static int
-sigv4_hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode [s, s+n) into a new string ('+' stays '+'), or NULL. */
 static char *
 sigv4_decode(const char *s, size_t n)
@@ -134,8 +123,8 @@ sigv4_decode(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
         if (c == '%') {
-            int hi = i + 2 < n ? sigv4_hex((unsigned char)s[i + 1]) : -1;
-            int lo = hi < 0 ? -1 : sigv4_hex((unsigned char)s[i + 2]);
+            int hi = i + 2 < n ? hex_value((unsigned char)s[i + 1]) : -1;
+            int lo = hi < 0 ? -1 : hex_value((unsigned char)s[i + 2]);
             if (lo < 0)
                 goto bad;
             c = hi * 16 + lo;
