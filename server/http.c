@@ -8,7 +8,6 @@
 #define _GNU_SOURCE /* strcasestr */
 
 #include <civetweb.h>
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
