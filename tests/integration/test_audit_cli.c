@@ -377,24 +377,6 @@ Test(audit_cli, list_filters_by_identity_over_http)
     cr_assert_eq(tsrv_stop(&srv), 0);
 }
 
-static int
-db_count(void)
-{
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    int n = -1;
-
-    if (sqlite3_open_v2(srv.db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM results", -1, &q, NULL) ==
-            SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW)
-            n = sqlite3_column_int(q, 0);
-        sqlite3_finalize(q);
-    }
-    sqlite3_close(db);
-    return n;
-}
-
 Test(audit_cli, retention_prunes_old_results_and_verify_still_passes)
 {
     char out[4096];
@@ -408,7 +390,7 @@ Test(audit_cli, retention_prunes_old_results_and_verify_still_passes)
                         "30}}");
     cr_assert_eq(tsrv_start(&srv, NULL), 0);
     for (int i = 0; i < 1000 && n != 0; i++) {
-        n = db_count();
+        n = tsrv_count_rows(&srv, "");
         usleep(10000);
     }
     cr_assert_eq(n, 0, "the pruner left %d rows", n);

@@ -75,25 +75,6 @@ post_ok(const char *body)
     return id;
 }
 
-/* Count rows in the server's database, read directly with SQLite. */
-static int
-db_count(const char *where)
-{
-    char sql[256];
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    int n;
-
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM results %s", where);
-    cr_assert_eq(sqlite3_open(srv.db, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
-    n = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return n;
-}
-
 Test(http, plain_post_stores_row_and_answers_201)
 {
     struct tresp r;
@@ -130,7 +111,7 @@ Test(http, plain_post_stores_row_and_answers_201)
     snprintf(expect, sizeof expect,
              "WHERE id = 1 AND suite = 'ci' AND status = 'pass' AND "
              "auth = 'none'");
-    cr_assert_eq(db_count(expect), 1);
+    cr_assert_eq(tsrv_count_rows(&srv, expect), 1);
 
     cr_assert_eq(thttp_get(&srv, "/lab/results", &r), 0);
     cr_assert_eq(r.status, 200);
@@ -178,7 +159,7 @@ Test(http, invalid_json_is_400_and_stores_nothing)
     cr_assert_eq(r.status, 400);
     cr_assert(strstr(r.body, "invalid JSON") != NULL, "%s", r.body);
     tresp_free(&r);
-    cr_assert_eq(db_count(""), 0);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 0);
 }
 
 Test(http, bad_field_is_400_naming_the_field)
@@ -198,7 +179,7 @@ Test(http, bad_field_is_400_naming_the_field)
                  0);
     expect_error(&r, 400, "duration_ms: must be a non-negative integer");
     tresp_free(&r);
-    cr_assert_eq(db_count(""), 0);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 0);
 }
 
 Test(http, oversized_body_is_413)
@@ -213,7 +194,7 @@ Test(http, oversized_body_is_413)
     expect_error(&r, 413, "body: larger than the limit of 4096 bytes");
     tresp_free(&r);
     free(big);
-    cr_assert_eq(db_count(""), 0);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 0);
 }
 
 Test(http, chunked_oversized_body_is_413)
@@ -242,7 +223,7 @@ Test(http, wrong_content_type_is_415)
     cr_assert_eq(thttp("POST", url, hdr, body, strlen(body), &r), 0);
     expect_error(&r, 415, "content-type: expected application/json");
     tresp_free(&r);
-    cr_assert_eq(db_count(""), 0);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 0);
 }
 
 Test(http, json_content_type_with_charset_is_accepted)
@@ -292,7 +273,7 @@ Test(http, authenticated_routes_refuse_unsigned_posts)
                  0);
     expect_error(&r, 403, "Missing Authentication Token");
     tresp_free(&r);
-    cr_assert_eq(db_count(""), 0);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 0);
 }
 
 Test(http, list_filters_and_paginates)
@@ -425,7 +406,7 @@ Test(http, locked_store_answers_503_and_recovers, .timeout = 60)
     tresp_free(&r);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);
-    cr_assert_eq(db_count(""), 0);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 0);
     post_ok("{\"status\":\"pass\",\"suite\":\"l\"}");
-    cr_assert_eq(db_count("WHERE suite = 'l'"), 1);
+    cr_assert_eq(tsrv_count_rows(&srv, "WHERE suite = 'l'"), 1);
 }

@@ -88,52 +88,13 @@ post_token(const char *token, struct tresp *r)
     return rc;
 }
 
-static int
-db_count(void)
-{
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    int n;
-
-    cr_assert_eq(sqlite3_open(srv.db, &db), SQLITE_OK);
-    cr_assert_eq(
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM results", -1, &q, NULL),
-        SQLITE_OK);
-    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
-    n = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return n;
-}
-
-/* Whether the server's log contains s. */
-static int
-log_has(const char *s)
-{
-    FILE *f = fopen(srv.log, "r");
-    char *text;
-    long n;
-    int found;
-
-    cr_assert_not_null(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    text = calloc(1, (size_t)n + 1);
-    cr_assert_eq(fread(text, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    found = strstr(text, s) != NULL;
-    free(text);
-    return found;
-}
-
 /* A 401 with its exact challenge, nothing stored, the reason logged. */
 static void
 expect_401(const char *authorization, const char *description)
 {
     struct tresp r;
     char www[1024], want[1024], logged[512];
-    int before = db_count();
+    int before = tsrv_count_rows(&srv, "");
 
     cr_assert_eq(post_auth(authorization, &r), 0);
     cr_assert_eq(r.status, 401, "status %ld: %s", r.status, r.body);
@@ -143,9 +104,9 @@ expect_401(const char *authorization, const char *description)
              "Bearer error=\"invalid_token\", error_description=\"%s\"",
              description);
     cr_assert_str_eq(www, want);
-    cr_assert_eq(db_count(), before);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), before);
     snprintf(logged, sizeof logged, "status=401 reason=\"%s\"", description);
-    cr_assert(log_has(logged), "log lacks %s", logged);
+    cr_assert(tsrv_log_has(&srv, logged), "log lacks %s", logged);
     tresp_free(&r);
 }
 
@@ -156,7 +117,7 @@ expect_token_401(const char *token, const char *description)
 
     sprintf(h, "Bearer %s", token);
     expect_401(h, description);
-    cr_assert(!log_has(token), "the token was logged");
+    cr_assert(!tsrv_log_has(&srv, token), "the token was logged");
     free(h);
 }
 
@@ -217,7 +178,7 @@ expect_stored(const char *token)
     json_decref(claims);
     sqlite3_finalize(q);
     sqlite3_close(db);
-    cr_assert(!log_has(token), "the token was logged");
+    cr_assert(!tsrv_log_has(&srv, token), "the token was logged");
     json_decref(j);
     tresp_free(&r);
 }
@@ -230,7 +191,7 @@ Test(jwt_route, github_shaped_rs256_token_is_stored_with_identity)
 
     start_server("", "");
     expect_stored(tok);
-    cr_assert_eq(db_count(), 1);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 1);
     /* The read API filters on the recorded identity. */
     cr_assert_eq(thttp_get(&srv,
                            "/lab/results?repository=octo-org%2Focto-repo"
@@ -264,7 +225,7 @@ Test(jwt_route, es256_and_audience_array_and_scheme_case)
     cr_assert_eq(post_auth(h, &r), 0);
     cr_assert_eq(r.status, 201, "status %ld: %s", r.status, r.body);
     tresp_free(&r);
-    cr_assert_eq(db_count(), 2);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 2);
     free(a);
     free(b);
     free(h);
@@ -297,7 +258,7 @@ Test(jwt_route, missing_malformed_and_forged_tokens_get_401)
     memcpy(big, "Bearer ", 7);
     expect_401(big, "bearer token larger than 8192 bytes");
     free(big);
-    cr_assert_eq(db_count(), 0);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 0);
     free(claims);
 }
 
@@ -350,7 +311,7 @@ Test(jwt_route, bad_signatures_and_claims_get_401)
     tok = github_token("gone", "\"lab-api\"", 300, NULL);
     expect_token_401(tok, want);
     free(tok);
-    cr_assert_eq(db_count(), 0);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 0);
 }
 
 Test(jwt_route, jku_to_another_key_set_is_not_followed)
@@ -423,9 +384,9 @@ Test(jwt_route, missing_scope_and_failed_bound_claim_get_403)
                           "error_description=\"token has none of the "
                           "required scopes (results:write)\"");
     tresp_free(&r);
-    cr_assert(log_has("status=403 reason=\"token has none of the required "
+    cr_assert(tsrv_log_has(&srv, "status=403 reason=\"token has none of the required "
                       "scopes (results:write)\""));
-    cr_assert_eq(db_count(), 1);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 1);
     cr_assert_eq(thttp_get(&srv, "/metrics", &r), 0);
     cr_assert(strstr(r.body, "labgate_auth_failures_total{reason=\""
                              "jwt_insufficient_scope\"} 1\n") != NULL,
@@ -451,9 +412,9 @@ Test(jwt_route, failed_bound_claim_is_403_without_scope_error)
     cr_assert_eq(r.status, 403, "status %ld: %s", r.status, r.body);
     cr_assert_str_eq(r.body, "{\"message\":\"Forbidden\"}");
     cr_assert_eq(tresp_header(&r, "WWW-Authenticate", www, sizeof www), -1);
-    cr_assert(log_has("status=403 reason=\"claim environment does not "
+    cr_assert(tsrv_log_has(&srv, "status=403 reason=\"claim environment does not "
                       "match bound_claims\""));
-    cr_assert_eq(db_count(), 0);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 0);
     tresp_free(&r);
     free(h);
     free(tok);
@@ -468,7 +429,7 @@ Test(jwt_route, issuer_down_after_start_cached_keys_keep_working)
     expect_stored(a);
     tissuer_down(ti);
     expect_stored(b);
-    cr_assert_eq(db_count(), 2);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 2);
     free(a);
     free(b);
 }
@@ -512,7 +473,7 @@ Test(jwt_route, unreachable_issuer_gives_401_and_logs_why)
              "Couldn't connect to server",
              tissuer_url(ti), tissuer_url(ti));
     expect_token_401(tok, want);
-    cr_assert(log_has("event=fetch_failed"));
+    cr_assert(tsrv_log_has(&srv, "event=fetch_failed"));
     free(tok);
 }
 
@@ -527,8 +488,8 @@ Test(jwt_route, restart_serves_from_persisted_keys_while_issuer_is_down)
     tissuer_down(ti);
     cr_assert_eq(tsrv_start(&srv, NULL), 0, "server did not restart");
     expect_stored(b);
-    cr_assert(log_has("event=loaded"));
-    cr_assert_eq(db_count(), 2);
+    cr_assert(tsrv_log_has(&srv, "event=loaded"));
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 2);
     free(a);
     free(b);
 }
@@ -578,7 +539,7 @@ Test(jwt_route, failing_issuer_flood_costs_one_fetch_and_cached_keys_work)
     /* One refetch was tried (and failed at discovery); no other. */
     cr_assert_eq(tissuer_discovery_requests(ti), 2);
     cr_assert_eq(tissuer_jwks_requests(ti), 1);
-    cr_assert(log_has("event=fetch_failed"));
+    cr_assert(tsrv_log_has(&srv, "event=fetch_failed"));
     /* Keys fetched before the failure keep serving. */
     expect_stored(other);
     expect_stored(good);

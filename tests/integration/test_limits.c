@@ -55,38 +55,6 @@ start_with(const char *jwt, const char *rest)
     cr_assert_eq(tsrv_start(&srv, NULL), 0, "server did not start");
 }
 
-static int
-db_count(void)
-{
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    int n;
-
-    cr_assert_eq(sqlite3_open(srv.db, &db), SQLITE_OK);
-    cr_assert_eq(
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM results", -1, &q, NULL),
-        SQLITE_OK);
-    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
-    n = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return n;
-}
-
-static int
-log_has(const char *s)
-{
-    char buf[1 << 16];
-    FILE *f = fopen(srv.log, "r");
-    size_t n;
-
-    cr_assert_not_null(f);
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return strstr(buf, s) != NULL;
-}
-
 /*
  * Whether the log gets s within 2 s: the access log line of a request is
  * written after its answer is sent, so a test may read the answer first.
@@ -95,7 +63,7 @@ static int
 log_gets(const char *s)
 {
     for (int i = 0; i < 100; i++) {
-        if (log_has(s))
+        if (tsrv_log_has(&srv, s))
             return 1;
         usleep(20000);
     }
@@ -142,9 +110,9 @@ Test(limits, open_route_is_limited_per_source_address)
     /* One token at 0.01 per second is 100 seconds away. */
     expect_429(&r, "100");
     tresp_free(&r);
-    cr_assert_eq(db_count(), 2);
-    cr_assert(log_has("event=refused id="));
-    cr_assert(log_has("route=open principal=127.0.0.1 retry_after=100"));
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 2);
+    cr_assert(tsrv_log_has(&srv, "event=refused id="));
+    cr_assert(tsrv_log_has(&srv, "route=open principal=127.0.0.1 retry_after=100"));
     /* Reads are not posts: never limited. */
     for (int i = 0; i < 5; i++) {
         cr_assert_eq(thttp_get(&srv, "/lab/results", &r), 0);
@@ -187,11 +155,11 @@ Test(limits, jwt_route_is_limited_per_repository_not_per_address)
     post_bearer(tok, &r);
     expect_429(&r, "2");
     tresp_free(&r);
-    cr_assert(log_has("route=jwt principal=octo-org/octo-repo"));
+    cr_assert(tsrv_log_has(&srv, "route=jwt principal=octo-org/octo-repo"));
     /* The open route from the same address has no limit configured. */
     for (int i = 0; i < 5; i++)
         cr_assert_eq(post_open("o"), 201);
-    cr_assert_eq(db_count(), 6);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 6);
     free(claims);
     free(tok);
 }
@@ -259,9 +227,9 @@ Test(limits, iam_route_is_limited_per_principal_arn)
                           "abcdefghijklmn",
                           retry, sizeof retry),
                  201);
-    cr_assert(log_has("route=iam principal=arn:aws:iam::123456789012:user/ci01 "
+    cr_assert(tsrv_log_has(&srv, "route=iam principal=arn:aws:iam::123456789012:user/ci01 "
                       "retry_after=5"));
-    cr_assert_eq(db_count(), 3);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 3);
 }
 
 Test(limits, rate_limit_configuration_errors_stop_the_server)
@@ -424,7 +392,7 @@ Test(limits, slowloris_500_half_sent_requests_do_not_stop_posts, .timeout = 120)
         cr_assert_eq(r.status, 201, "post %d: %ld %s", i, r.status, r.body);
         tresp_free(&r);
     }
-    cr_assert_eq(db_count(), 20);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 20);
     /*
      * Every slow client is still held, unanswered: the posts were served
      * beside them, not after the timeout freed their threads.

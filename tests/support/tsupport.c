@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +207,52 @@ tsrv_run_cli(const char *const *extra, char *out, size_t n)
     close(fds[0]);
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+tsrv_count_rows(const struct tsrv *s, const char *where)
+{
+    char sql[512];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q;
+    int n = -1;
+
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM results %s", where);
+    if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            n = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+int
+tsrv_log_has(const struct tsrv *s, const char *needle)
+{
+    FILE *f = fopen(s->log, "r");
+    char *text;
+    long n;
+    int found;
+
+    /* An unreadable log must fail the test, never read as "absent". */
+    if (f == NULL) {
+        perror(s->log);
+        abort();
+    }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    text = calloc(1, (size_t)n + 1);
+    if (text == NULL || fread(text, 1, (size_t)n, f) != (size_t)n) {
+        perror(s->log);
+        abort();
+    }
+    fclose(f);
+    found = strstr(text, needle) != NULL;
+    free(text);
+    return found;
 }
 
 int

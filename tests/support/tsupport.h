@@ -53,6 +53,20 @@ void tsrv_cleanup(struct tsrv *s);
  */
 int tsrv_run_cli(const char *const *extra, char *out, size_t n);
 
+/*
+ * Count the rows of the server's results table that match where (SQL
+ * after "FROM results", may be ""), reading the database file directly.
+ * Returns the count, or -1 when the database cannot be read.
+ */
+int tsrv_count_rows(const struct tsrv *s, const char *where);
+
+/*
+ * Whether the server's log contains needle (1 or 0).  Aborts the test
+ * process when the log cannot be read, so "not in the log" is never a
+ * read error in disguise.
+ */
+int tsrv_log_has(const struct tsrv *s, const char *needle);
+
 /* Write text to path (mode 0644). Returns 0 or -1. */
 int tsupport_write_file(const char *path, const char *text);
 
