@@ -4,9 +4,12 @@
  * One writer connection belongs to the writer thread.  store_insert puts
  * a pending entry (on the caller's stack) on a FIFO queue and sleeps on
  * the entry's own condition variable; the writer takes up to batch_max
- * entries, inserts them in one BEGIN IMMEDIATE ... COMMIT, and wakes each
- * entry with its outcome.  With synchronous=FULL the COMMIT is the fsync,
- * so concurrent posts share it instead of paying one each.
+ * entries and inserts them in one BEGIN IMMEDIATE ... COMMIT, with the
+ * suite_status aggregate folded per batch (store_agg.c).  The syncer
+ * thread (store_sync.c) makes each committed batch durable with one
+ * fdatasync of the WAL and only then wakes its entries with their
+ * outcome, while the writer goes on with the next batch: concurrent posts
+ * share the disk wait instead of paying one each.
  *
  * A failed statement fails only its own row; a failed BEGIN or COMMIT
  * rolls the whole batch back and fails every row in it, so a caller never
@@ -16,6 +19,7 @@
  *
  * Readers borrow a read-only connection from a fixed pool.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -230,11 +234,13 @@ store_write_batch(struct store *s, struct store_pending **batch, int n)
     if (store_exec(s->wdb, "BEGIN IMMEDIATE", &e) != 0)
         goto fail;
     store_audit_begin(s);
+    store_agg_begin(s);
     for (int i = 0; i < n; i++) {
         struct err row = {0, ""};
         batch[i]->r->id = 0;
         batch[i]->rc = store_insert_row(s, batch[i]->r, &row);
         if (batch[i]->rc == 0) {
+            store_agg_add(s, batch[i]->r);
             ok++;
             continue;
         }
@@ -245,7 +251,7 @@ store_write_batch(struct store *s, struct store_pending **batch, int n)
         }
         snprintf(batch[i]->msg, sizeof batch[i]->msg, "%s", row.msg);
     }
-    if (store_audit_end(s, &e) != 0 ||
+    if (store_agg_flush(s, &e) != 0 || store_audit_end(s, &e) != 0 ||
         store_exec(s->wdb, "COMMIT", &e) != 0)
         goto rollback;
     log_event(LOG_DEBUG, "store", "commit", "rows=%d batch=%d", ok, n);
@@ -264,6 +270,18 @@ fail:
     return -1;
 }
 
+/* Wake the posters of a batch that failed as a whole. */
+static void
+store_wake_failed(struct store *s, struct store_pending **batch, int n)
+{
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < n; i++) {
+        batch[i]->done = 1;
+        pthread_cond_signal(&batch[i]->cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 static void *
 store_writer_main(void *arg)
 {
@@ -274,6 +292,7 @@ store_writer_main(void *arg)
     int64_t t0;
     int n, rows;
 
+    pthread_setname_np(pthread_self(), "labgate-writer");
     batch = calloc((size_t)s->batch_max, sizeof *batch);
     pthread_mutex_lock(&s->lock);
     for (;;) {
@@ -293,15 +312,16 @@ store_writer_main(void *arg)
         pthread_mutex_unlock(&s->lock);
         t0 = timefmt_mono_ns();
         rows = store_write_batch(s, batch, n);
-        if (hook != NULL)
-            hook(hook_arg, rows < 0 ? 0 : rows, timefmt_mono_ns() - t0,
-                 rows >= 0);
-        pthread_mutex_lock(&s->lock);
-        for (int i = 0; i < n; i++) {
-            batch[i]->done = 1;
-            pthread_cond_signal(&batch[i]->cond);
+        if (rows >= 0) {
+            /* The syncer wakes them once the WAL is on disk. */
+            store_sync_committed(s, batch, n, rows, t0);
+            store_sync_checkpoint(s);
+        } else {
+            if (hook != NULL)
+                hook(hook_arg, 0, timefmt_mono_ns() - t0, 0);
+            store_wake_failed(s, batch, n);
         }
-        __atomic_add_fetch(&s->commit_seq, 1, __ATOMIC_RELEASE);
+        pthread_mutex_lock(&s->lock);
     }
     pthread_mutex_unlock(&s->lock);
     free(batch);
@@ -317,6 +337,13 @@ store_insert(struct store *s, struct result *r, struct err *err)
     memset(&p, 0, sizeof p);
     p.r = r;
     pthread_cond_init(&p.cond, NULL);
+    if (store_sync_failed(s)) {
+        pthread_cond_destroy(&p.cond);
+        return err_set(err, ERR_IO, "the disk did not confirm an earlier "
+                                    "write (fdatasync failed); the store "
+                                    "refuses results until labgate is "
+                                    "restarted");
+    }
     pthread_mutex_lock(&s->lock);
     if (s->stopping || s->queued >= s->queue_max) {
         int stopping = s->stopping;
@@ -633,7 +660,13 @@ store_open_writer(struct store *s, struct err *err)
                        s->path, sqlite3_errmsg(s->wdb));
     }
     sqlite3_finalize(st);
+    /*
+     * FULL until the schema is migrated; store_sync_open takes over
+     * durability after that.  The statement journal of each INSERT goes
+     * to memory, not to a temporary file written on every statement.
+     */
     if (store_exec(s->wdb, "PRAGMA synchronous = FULL", err) != 0 ||
+        store_exec(s->wdb, "PRAGMA temp_store = MEMORY", err) != 0 ||
         store_exec(s->wdb, "PRAGMA foreign_keys = ON", err) != 0)
         return err->code;
     if (store_user_version(s->wdb, &s->opened_version, err) != 0 ||
@@ -657,13 +690,18 @@ store_open(struct store **out, const struct store_options *opt,
     }
     s->batch_max = opt->batch_max > 0 ? opt->batch_max : 256;
     s->queue_max = opt->queue_max > 0 ? opt->queue_max : 8192;
+    s->wal_fd = -1;
+    s->checkpoint_frames = opt->checkpoint_frames > 0
+                               ? opt->checkpoint_frames
+                               : STORE_CHECKPOINT_FRAMES;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_mutex_init(&s->rlock, NULL);
     pthread_cond_init(&s->rfree, NULL);
-    if (store_open_writer(s, err) != 0 ||
+    if (store_open_writer(s, err) != 0 || store_agg_open(s, err) != 0 ||
         store_audit_open(s, opt->key_file, err) != 0 ||
-        store_open_readers(s, opt->readers, err) != 0)
+        store_open_readers(s, opt->readers, err) != 0 ||
+        store_sync_open(s, err) != 0)
         goto fail;
     if (pthread_create(&s->writer, NULL, store_writer_main, s) != 0) {
         err_set(err, ERR_INTERNAL, "cannot start the writer thread");
@@ -692,7 +730,9 @@ store_close(struct store *s)
     pthread_mutex_unlock(&s->lock);
     if (s->writer_started)
         pthread_join(s->writer, NULL);
+    store_sync_close(s);
     store_audit_close(s);
+    store_agg_close(s);
     sqlite3_finalize(s->insert);
     for (int i = 0; i < s->nreaders; i++)
         sqlite3_close(s->readers[i]);

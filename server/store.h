@@ -28,6 +28,7 @@ struct store_options {
     int readers;      /* read connections in the pool */
     const char *key_file; /* audit key; NULL: path + ".key" */
     int retention_days;   /* prune results older than this; 0: keep all */
+    int checkpoint_frames; /* WAL pages that start a checkpoint; 0: 4000 */
 };
 
 /* Which identity columns a listing can filter on (exact match). */

@@ -14,6 +14,8 @@
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_READERS_MAX 32
+/* WAL pages (frames) after which the writer runs a checkpoint. */
+#define STORE_CHECKPOINT_FRAMES 4000
 
 struct store_pending {
     struct result *r;
@@ -25,6 +27,7 @@ struct store_pending {
 };
 
 struct store_audit; /* store_audit.c: chain state, key, pruner */
+struct store_agg;   /* store_agg.c: suite_status, folded per batch */
 
 struct store {
     char *path;
@@ -44,12 +47,28 @@ struct store {
     sqlite3 *wdb;
     sqlite3_stmt *insert;
     struct store_audit *audit;
+    struct store_agg *agg;
 
     pthread_mutex_t rlock;
     pthread_cond_t rfree;
     sqlite3 *readers[STORE_READERS_MAX];
     int nreaders;
     int ravail; /* bit i set: readers[i] is free */
+
+    /* Durability (store_sync.c): committed batches wait here for the
+     * syncer's fdatasync of the WAL before their posters are woken. */
+    pthread_cond_t synced; /* signalled when chead gains entries */
+    struct store_pending *chead, *ctail;
+    int crows;      /* rows committed in the entries on that list */
+    int64_t csince; /* when the oldest of them began to commit */
+    int sync_stopping;
+    int sync_failed; /* sticky: an fdatasync failed */
+    pthread_t syncer;
+    int syncer_started;
+    int wal_fd;       /* the syncer's own descriptor of the WAL file */
+    sqlite3 *ckdb;    /* checkpoints, synchronous=FULL; writer thread */
+    int wal_frames;   /* WAL size after the last commit; writer thread */
+    int checkpoint_frames; /* wal_frames that start a checkpoint */
 
     /* Long-poll watchers (store_watch.c) read these atomically. */
     uint64_t commit_seq; /* batches finished so far */
@@ -123,6 +142,27 @@ int store_audit_end(struct store *s, struct err *err);
 void store_audit_rollback(struct store *s);
 
 /* Put the hex of a chain column (blob) into r->chain. */
+int store_agg_open(struct store *s, struct err *err);
+
+void store_agg_close(struct store *s);
+
+void store_agg_begin(struct store *s);
+
+void store_agg_add(struct store *s, const struct result *r);
+
+int store_agg_flush(struct store *s, struct err *err);
+
+int store_sync_open(struct store *s, struct err *err);
+
+int store_sync_failed(struct store *s);
+
+void store_sync_committed(struct store *s, struct store_pending **batch,
+                          int n, int rows, int64_t since);
+
+void store_sync_checkpoint(struct store *s);
+
+void store_sync_close(struct store *s);
+
 void store_audit_column_chain(sqlite3_stmt *st, int col, struct result *r);
 
 #endif
