@@ -42,8 +42,14 @@ api_results_post(struct http_req *rq, struct http_resp *rs)
             http_header_add(rs, "Retry-After", "1");
         goto out;
     }
+    buf_reset(&rs->body);
+    if (result_write_json(&r, &rs->body) != 0) {
+        http_error(rs, 500, "out of memory");
+        goto out;
+    }
+    rs->status = 201;
+    rs->content_type = "application/json";
     http_header_add(rs, "Location", "/lab/results/%lld", (long long)r.id);
-    http_json(rs, 201, result_to_json(&r));
 out:
     memset(&r.ident, 0, sizeof r.ident);
     result_free(&r);

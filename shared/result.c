@@ -321,6 +321,88 @@ result_to_json(const struct result *r)
     return o;
 }
 
+/* A JSON string, escaped as jansson's compact dump escapes it. */
+static int
+result_put_string(struct buf *b, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const char *run = v;
+    char esc[7];
+    int rc = buf_append(b, "\"", 1);
+
+    for (; *v != '\0'; v++) {
+        unsigned char c = (unsigned char)*v;
+        const char *e = NULL;
+
+        switch (c) {
+        case '"': e = "\\\""; break;
+        case '\\': e = "\\\\"; break;
+        case '\b': e = "\\b"; break;
+        case '\f': e = "\\f"; break;
+        case '\n': e = "\\n"; break;
+        case '\r': e = "\\r"; break;
+        case '\t': e = "\\t"; break;
+        default:
+            if (c >= 0x20)
+                continue;
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            esc[6] = '\0';
+            e = esc;
+        }
+        rc |= buf_append(b, run, (size_t)(v - run));
+        rc |= buf_puts(b, e);
+        run = v + 1;
+    }
+    rc |= buf_append(b, run, (size_t)(v - run));
+    return rc | buf_append(b, "\"", 1);
+}
+
+static int
+result_put_member(struct buf *b, const char *name, const char *v)
+{
+    int rc = buf_printf(b, ",\"%s\":", name);
+
+    return rc | (v == NULL ? buf_puts(b, "null") : result_put_string(b, v));
+}
+
+int
+result_write_json(const struct result *r, struct buf *b)
+{
+    char when[TIMEFMT_ISO_MAX];
+    const char *sep = "";
+    int rc;
+
+    timefmt_iso8601(r->received_ms, when, sizeof when);
+    rc = buf_printf(b, "{\"id\":%lld", (long long)r->id);
+    rc |= result_put_member(b, "received_at", when);
+    rc |= result_put_member(b, "route", r->route ? r->route : "");
+    rc |= result_put_member(b, "auth", result_auth_name(r->auth));
+    rc |= result_put_member(b, "suite", r->suite ? r->suite : "");
+    rc |= result_put_member(b, "status", result_status_name(r->status));
+    rc |= result_put_member(b, "principal", r->principal);
+    rc |= buf_printf(b, ",\"payload\":%s,\"identity\":{",
+                     r->payload ? r->payload : "null");
+    for (size_t i = 0; i < result_ident_field_count; i++) {
+        const struct result_ident_field *f = &result_ident_fields[i];
+        char *v = *result_ident_slot((struct result_identity *)&r->ident, f);
+
+        if (v == NULL)
+            continue;
+        rc |= buf_printf(b, "%s\"%s\":", sep, f->name);
+        sep = ",";
+        if (strcmp(f->name, "claims") == 0)
+            rc |= buf_puts(b, v);
+        else
+            rc |= result_put_string(b, v);
+    }
+    rc |= buf_puts(b, "}");
+    rc |= result_put_member(b, "chain", r->chain[0] ? r->chain : NULL);
+    rc |= buf_puts(b, "}");
+    return rc ? ERR_NOMEM : 0;
+}
+
 static int
 result_dup_member(json_t *obj, const char *key, char **slot, int required,
                   struct err *err)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "err.h"
 
 enum result_status {
@@ -88,6 +89,16 @@ int result_set_principal(struct result *r);
  * a new reference, or NULL when out of memory.
  */
 json_t *result_to_json(const struct result *r);
+
+/*
+ * The same JSON text as json_dumps(result_to_json(r), JSON_COMPACT),
+ * appended to b without building a jansson tree: the answer to a post,
+ * written on every request.  The payload and the claims are copied as
+ * they are, so they must be JSON text this process produced with
+ * json_dumps (result_parse_body, the JWT verifier, the STS session).
+ * Returns 0 or ERR_NOMEM.
+ */
+int result_write_json(const struct result *r, struct buf *b);
 
 /*
  * Parse the JSON form back into r (zeroed first).  Returns 0, or

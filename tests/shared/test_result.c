@@ -221,3 +221,51 @@ Test(result, chain_value_round_trips_and_is_checked)
     json_decref(j);
     result_free(&r);
 }
+
+/* result_write_json must produce exactly jansson's compact dump. */
+static void
+expect_same_text(const struct result *r)
+{
+    json_t *j = result_to_json(r);
+    char *want = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    struct buf got = BUF_INIT;
+
+    cr_assert_eq(result_write_json(r, &got), 0);
+    cr_assert_str_eq(got.data, want);
+    free(want);
+    json_decref(j);
+    buf_free(&got);
+}
+
+Test(result, written_json_matches_the_jansson_form)
+{
+    static const char *const bodies[] = {
+        "{\"status\":\"pass\",\"suite\":\"ci\"}",
+        "{\"suite\":\"q\\\"uo\\\\te/\",\"x\":\"\\n\\t\\u0001\\u001f\\u007f\","
+        "\"status\":\"fail\",\"n\":1.5,\"a\":[1,{\"b\":null}]}",
+        "{\"status\":\"skip\",\"suite\":\"caf\\u00e9 \\u2028 \\ud83d\\ude00\"}",
+    };
+    struct result r;
+    struct err e;
+
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        cr_assert_eq(parse(bodies[i], &r, &e), 0, "%s: %s", bodies[i],
+                     e.msg);
+        r.id = 42 + (int64_t)i;
+        r.received_ms = 1764781200123LL;
+        r.route = strdup("/lab/results-ci");
+        r.auth = i == 0 ? RESULT_AUTH_NONE : RESULT_AUTH_IAM;
+        r.ident.source_addr = strdup("127.0.0.1");
+        if (i > 0) {
+            r.ident.principal_arn = strdup("arn:aws:iam::1:role/r\"\\");
+            r.ident.subject = strdup("repo:o/r:ref:refs/heads/\x01main");
+            r.ident.claims = strdup("{\"sub\":\"x\",\"n\":[1,2.25]}");
+        }
+        cr_assert_eq(result_set_principal(&r), 0);
+        expect_same_text(&r);
+        memset(r.chain, 'c', 64);
+        r.chain[64] = '\0';
+        expect_same_text(&r);
+        result_free(&r);
+    }
+}
