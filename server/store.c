@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,14 +273,11 @@ fail:
 
 /* Wake the posters of a batch that failed as a whole. */
 static void
-store_wake_failed(struct store *s, struct store_pending **batch, int n)
+store_wake_failed(struct store_pending **batch, int n)
 {
-    pthread_mutex_lock(&s->lock);
-    for (int i = 0; i < n; i++) {
-        batch[i]->done = 1;
-        pthread_cond_signal(&batch[i]->cond);
-    }
-    pthread_mutex_unlock(&s->lock);
+    /* After the post the entry may be gone with its poster's stack. */
+    for (int i = 0; i < n; i++)
+        sem_post(&batch[i]->done);
 }
 
 static void *
@@ -319,7 +317,7 @@ store_writer_main(void *arg)
         } else {
             if (hook != NULL)
                 hook(hook_arg, 0, timefmt_mono_ns() - t0, 0);
-            store_wake_failed(s, batch, n);
+            store_wake_failed(batch, n);
         }
         pthread_mutex_lock(&s->lock);
     }
@@ -336,19 +334,15 @@ store_insert(struct store *s, struct result *r, struct err *err)
 
     memset(&p, 0, sizeof p);
     p.r = r;
-    pthread_cond_init(&p.cond, NULL);
-    if (store_sync_failed(s)) {
-        pthread_cond_destroy(&p.cond);
+    if (store_sync_failed(s))
         return err_set(err, ERR_IO, "the disk did not confirm an earlier "
                                     "write (fdatasync failed); the store "
                                     "refuses results until labgate is "
                                     "restarted");
-    }
     pthread_mutex_lock(&s->lock);
     if (s->stopping || s->queued >= s->queue_max) {
         int stopping = s->stopping;
         pthread_mutex_unlock(&s->lock);
-        pthread_cond_destroy(&p.cond);
         return err_set(err, ERR_BUSY, "%s",
                        stopping ? "the server is shutting down"
                                 : "too many results waiting to be stored");
@@ -359,11 +353,17 @@ store_insert(struct store *s, struct result *r, struct err *err)
         s->head = &p;
     s->tail = &p;
     s->queued++;
+    /*
+     * A semaphore of its own wakes exactly this poster, which then needs
+     * no shared lock: with a condition variable every woken poster queued
+     * for s->lock behind the others of its batch.
+     */
+    sem_init(&p.done, 0, 0);
     pthread_cond_signal(&s->work);
-    while (!p.done)
-        pthread_cond_wait(&p.cond, &s->lock);
     pthread_mutex_unlock(&s->lock);
-    pthread_cond_destroy(&p.cond);
+    while (sem_wait(&p.done) != 0)
+        continue; /* EINTR */
+    sem_destroy(&p.done);
     rc = p.rc;
     if (rc != 0)
         err_set(err, rc, "%s", p.msg);

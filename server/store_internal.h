@@ -8,6 +8,7 @@
 #define LABGATE_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -21,8 +22,7 @@ struct store_pending {
     struct result *r;
     int rc;
     char msg[ERR_MSG_MAX];
-    int done;
-    pthread_cond_t cond;
+    sem_t done; /* posted once the outcome is in rc and msg */
     struct store_pending *next;
 };
 

@@ -63,17 +63,15 @@ store_sync_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 /* Wake the posters of the entries in list, leaving rc/msg as they are. */
 static void
-store_sync_wake(struct store *s, struct store_pending *list)
+store_sync_wake(struct store_pending *list)
 {
     struct store_pending *next;
 
-    pthread_mutex_lock(&s->lock);
+    /* After the post the entry may be gone with its poster's stack. */
     for (; list != NULL; list = next) {
         next = list->next;
-        list->done = 1;
-        pthread_cond_signal(&list->cond);
+        sem_post(&list->done);
     }
-    pthread_mutex_unlock(&s->lock);
 }
 
 static void
@@ -132,7 +130,7 @@ store_sync_main(void *arg)
                  rc == 0);
         if (rc == 0)
             __atomic_add_fetch(&s->commit_seq, 1, __ATOMIC_RELEASE);
-        store_sync_wake(s, list);
+        store_sync_wake(list);
         pthread_mutex_lock(&s->lock);
     }
     pthread_mutex_unlock(&s->lock);
