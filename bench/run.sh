@@ -15,9 +15,9 @@
 # window), each reused, as CI jobs reuse their credentials.
 #
 # -s adds the scale check: the database is filled with 1,000,000 rows
-# (bench/fill.sql) and open-route posting and GET /lab/results latency are
-# measured again against the empty-database figures, with the server's
-# resident memory.
+# (bench/fill.sql) and open-route posting, GET /lab/results and GET
+# /lab/summary latency are measured again against the empty-database
+# figures, with the server's resident memory.
 #
 # usage: bench/run.sh [-d SECONDS] [-c "1 16 64 256"] [-t THREADS]
 #                     [-r "open jwt-reuse jwt-fresh iam"] [-n FRESH_TOKENS] [-s]
@@ -199,6 +199,11 @@ scale_rows() {
     set -- $(run_wrk "http://127.0.0.1:$lab_port" \
         "$top/bench/get_list.lua" 16)
     printf "| %s | GET /lab/results?limit=50, 16 conns | %.0f | %.2f | %.2f | %d |\n" \
+        "$label" "$1" "$(echo "$2" | awk '{print $1/1000}')" \
+        "$(echo "$3" | awk '{print $1/1000}')" $(($5 + $6))
+    set -- $(run_wrk "http://127.0.0.1:$lab_port" \
+        "$top/bench/get_summary.lua" 16)
+    printf "| %s | GET /lab/summary, 16 conns | %.0f | %.2f | %.2f | %d |\n" \
         "$label" "$1" "$(echo "$2" | awk '{print $1/1000}')" \
         "$(echo "$3" | awk '{print $1/1000}')" $(($5 + $6))
     echo "| $label | resident memory | $(rss_mb) MB | | | |"
