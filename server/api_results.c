@@ -43,7 +43,7 @@ api_results_post(struct http_req *rq, struct http_resp *rs)
         goto out;
     }
     buf_reset(&rs->body);
-    if (result_write_json(&r, &rs->body) != 0) {
+    if (result_write_json(&r, 0, &rs->body) != 0) {
         http_error(rs, 500, "out of memory");
         goto out;
     }
@@ -201,17 +201,24 @@ static void
 api_list_answer(struct http_resp *rs, const struct store_filter *f,
                 struct result *rows, size_t n)
 {
-    json_t *o = json_object(), *list = json_array();
+    int rc;
 
+    buf_reset(&rs->body);
+    rc = buf_puts(&rs->body, "{\"results\":[");
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, result_to_json(&rows[i]));
-    json_object_set_new(o, "results", list);
-    json_object_set_new(o, "next_before",
-                        n == (size_t)f->limit && n > 0 && !f->oldest_first &&
-                                f->after_id == 0
-                            ? json_integer(rows[n - 1].id)
-                            : json_null());
-    http_json(rs, 200, o);
+        rc |= buf_puts(&rs->body, i ? "," : "") |
+              result_write_json(&rows[i], 0, &rs->body);
+    if (n == (size_t)f->limit && n > 0 && !f->oldest_first && f->after_id == 0)
+        rc |= buf_printf(&rs->body, "],\"next_before\":%lld}",
+                         (long long)rows[n - 1].id);
+    else
+        rc |= buf_puts(&rs->body, "],\"next_before\":null}");
+    if (rc != 0) {
+        http_error(rs, 500, "out of memory");
+        return;
+    }
+    rs->status = 200;
+    rs->content_type = "application/json";
 }
 
 /*
@@ -335,6 +342,13 @@ api_results_get(struct http_req *rq, struct http_resp *rs)
         http_error(rs, http_status_for(rc), "%s", e.msg);
         return;
     }
-    http_json(rs, 200, result_to_json(&r));
+    buf_reset(&rs->body);
+    rc = result_write_json(&r, 0, &rs->body);
     result_free(&r);
+    if (rc != 0) {
+        http_error(rs, 500, "out of memory");
+        return;
+    }
+    rs->status = 200;
+    rs->content_type = "application/json";
 }

@@ -12,35 +12,55 @@
 #include "api.h"
 #include "timefmt.h"
 
-static json_t *
-api_summary_cell(const struct store_summary *row)
-{
-    char when[TIMEFMT_ISO_MAX];
-    json_t *o = json_object(), *counts = json_object();
-    json_t *last = result_to_json(&row->last);
+struct api_summary_out {
+    struct buf *body;
+    size_t cells;
+    struct err *err;
+};
 
-    if (o == NULL || counts == NULL || last == NULL) {
-        json_decref(o);
-        json_decref(counts);
-        json_decref(last);
-        return NULL;
+_Static_assert(RESULT_STATUS_COUNT == 4, "a cell writes four counts");
+
+/*
+ * Write the head (row NULL) or one cell straight into the body: with
+ * thousands of suites a jansson tree per cell cost more in malloc than
+ * everything else in the request (docs/benchmarks.md, 2026-12-04).
+ */
+static int
+api_summary_put(void *arg, int64_t max_id, const struct store_summary *row)
+{
+    struct api_summary_out *out = arg;
+    struct buf *b = out->body;
+    char when[TIMEFMT_ISO_MAX];
+    int rc;
+
+    if (row == NULL) {
+        timefmt_iso8601(timefmt_now_ms(), when, sizeof when);
+        rc = buf_printf(b,
+                        "{\"generated_at\":\"%s\",\"last_id\":%lld,"
+                        "\"cells\":[",
+                        when, (long long)max_id);
+        goto done;
     }
-    json_object_del(last, "payload");
     timefmt_iso8601(row->last.received_ms, when, sizeof when);
-    json_object_set_new(o, "suite", json_string(row->last.suite));
-    json_object_set_new(o, "auth",
-                        json_string(result_auth_name(row->last.auth)));
-    json_object_set_new(o, "status",
-                        json_string(result_status_name(row->last.status)));
-    json_object_set_new(o, "last_id", json_integer(row->last.id));
-    json_object_set_new(o, "last_at", json_string(when));
-    for (int i = 0; i < RESULT_STATUS_COUNT; i++)
-        json_object_set_new(counts, result_status_name(i),
-                            json_integer(row->counts[i]));
-    json_object_set_new(o, "counts", counts);
-    json_object_set_new(o, "recent", json_string(row->recent));
-    json_object_set_new(o, "last", last);
-    return o;
+    rc = buf_puts(b, out->cells++ ? ",{\"suite\":" : "{\"suite\":");
+    rc |= buf_json_string(b, row->last.suite);
+    rc |= buf_printf(
+        b,
+        ",\"auth\":\"%s\",\"status\":\"%s\",\"last_id\":%lld,"
+        "\"last_at\":\"%s\",\"counts\":{\"%s\":%lld,\"%s\":%lld,"
+        "\"%s\":%lld,\"%s\":%lld},\"recent\":",
+        result_auth_name(row->last.auth), result_status_name(row->last.status),
+        (long long)row->last.id, when, result_status_name(RESULT_PASS),
+        (long long)row->counts[RESULT_PASS], result_status_name(RESULT_FAIL),
+        (long long)row->counts[RESULT_FAIL], result_status_name(RESULT_ERROR),
+        (long long)row->counts[RESULT_ERROR], result_status_name(RESULT_SKIP),
+        (long long)row->counts[RESULT_SKIP]);
+    rc |= buf_json_string(b, row->recent);
+    rc |= buf_puts(b, ",\"last\":");
+    rc |= result_write_json(&row->last, RESULT_JSON_NO_PAYLOAD, b);
+    rc |= buf_puts(b, "}");
+done:
+    return rc ? err_set(out->err, ERR_NOMEM, "out of memory") : 0;
 }
 
 /* Parse ?recent=N; on a bad query answer 400 and return -1. */
@@ -77,38 +97,20 @@ api_summary_query(struct http_req *rq, struct http_resp *rs, int *recent)
 void
 api_summary(struct http_req *rq, struct http_resp *rs)
 {
-    struct store_summary *rows = NULL;
     struct err e = {0, ""};
-    char now[TIMEFMT_ISO_MAX];
-    int64_t max_id = 0;
-    size_t n = 0;
+    struct api_summary_out out = {&rs->body, 0, &e};
     int recent, rc;
-    json_t *o, *cells;
 
     if (api_summary_query(rq, rs, &recent) != 0)
         return;
-    rc = store_summary_list(rq->srv->store, recent, &rows, &n, &max_id, &e);
+    buf_reset(&rs->body);
+    rc = store_summary_each(rq->srv->store, recent, api_summary_put, &out, &e);
+    if (rc == 0 && buf_puts(&rs->body, "]}") != 0)
+        rc = err_set(&e, ERR_NOMEM, "out of memory");
     if (rc != 0) {
         http_error(rs, http_status_for(rc), "summary: %s", e.msg);
         return;
     }
-    o = json_object();
-    cells = json_array();
-    for (size_t i = 0; o && cells && i < n; i++)
-        if (json_array_append_new(cells, api_summary_cell(&rows[i])) != 0) {
-            json_decref(o);
-            o = NULL;
-        }
-    store_summary_free(rows, n);
-    timefmt_iso8601(timefmt_now_ms(), now, sizeof now);
-    if (o == NULL || cells == NULL) {
-        json_decref(o);
-        json_decref(cells);
-        http_error(rs, 500, "out of memory");
-        return;
-    }
-    json_object_set_new(o, "generated_at", json_string(now));
-    json_object_set_new(o, "last_id", json_integer(max_id));
-    json_object_set_new(o, "cells", cells);
-    http_json(rs, 200, o);
+    rs->status = 200;
+    rs->content_type = "application/json";
 }

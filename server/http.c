@@ -3,7 +3,8 @@
  * so CivetWeb's own file serving never runs; the router decides every
  * answer.  A response is assembled in memory and written with one
  * mg_write, and tcp_nodelay is on, so a reply is one packet and keep-alive
- * clients never wait on delayed ACKs.
+ * clients never wait on delayed ACKs; only a body larger than
+ * HTTP_COPY_MAX follows its head in a second write.
  */
 #define _GNU_SOURCE /* strcasestr */
 
@@ -23,6 +24,9 @@
 #include "metrics.h"
 #include "route.h"
 #include "timefmt.h"
+
+/* Bodies up to this size are copied behind the head for a single write. */
+#define HTTP_COPY_MAX (64 * 1024)
 
 static atomic_uint_fast64_t http_seq;
 static unsigned http_boot_id;
@@ -244,6 +248,7 @@ static void
 http_send(struct http_req *rq, struct http_resp *rs)
 {
     struct buf out = BUF_INIT;
+    int body = 1;
 
     buf_printf(&out, "HTTP/1.1 %d %s\r\n", rs->status,
                http_reason(rs->status));
@@ -255,10 +260,19 @@ http_send(struct http_req *rq, struct http_resp *rs)
     if (rs->headers.len > 0)
         buf_append(&out, rs->headers.data, rs->headers.len);
     buf_puts(&out, "\r\n");
-    if (rs->body.len > 0 && strcmp(rq->method, "HEAD") != 0)
+    if (strcmp(rq->method, "HEAD") == 0 || rs->body.len == 0) {
+        body = 0;
+    } else if (rs->body.len <= HTTP_COPY_MAX) {
         buf_append(&out, rs->body.data, rs->body.len);
+        body = 0;
+    }
     if (out.data != NULL)
         mg_write(rq->conn, out.data, out.len);
+    /* A large answer (a summary of thousands of suites) goes in a write
+     * of its own rather than doubled in memory for one packet it would
+     * not fit anyway. */
+    if (body && out.data != NULL)
+        mg_write(rq->conn, rs->body.data, rs->body.len);
     buf_free(&out);
 }
 

@@ -395,15 +395,29 @@ store_reader_put(struct store *s, sqlite3 *db)
     pthread_mutex_unlock(&s->rlock);
 }
 
-#define STORE_SELECT                                                          \
-    "SELECT id, received_ms, route, auth, suite, status, payload, principal"
+void
+store_select_json(struct buf *sql, const char *col)
+{
+    buf_printf(sql,
+               "CASE WHEN %s IS NULL OR json_valid(%s) THEN %s "
+               "ELSE json_quote(%s) END",
+               col, col, col, col);
+}
 
 static int
 store_select_sql(struct buf *sql)
 {
-    buf_puts(sql, STORE_SELECT);
-    for (size_t i = 0; i < result_ident_field_count; i++)
-        buf_printf(sql, ", %s", result_ident_fields[i].name);
+    buf_puts(sql, "SELECT id, received_ms, route, auth, suite, status, ");
+    store_select_json(sql, "payload");
+    buf_puts(sql, ", principal");
+    for (size_t i = 0; i < result_ident_field_count; i++) {
+        if (result_ident_fields[i].json) {
+            buf_puts(sql, ", ");
+            store_select_json(sql, result_ident_fields[i].name);
+        } else {
+            buf_printf(sql, ", %s", result_ident_fields[i].name);
+        }
+    }
     buf_puts(sql, ", chain FROM results");
     return sql->data ? 0 : ERR_NOMEM;
 }

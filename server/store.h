@@ -167,19 +167,25 @@ struct store_summary {
 #define STORE_RECENT_MAX 20
 
 /*
- * Read every suite and auth path from the suite_status aggregate (never a
- * scan of results), ordered by suite then auth, each joined with its last
- * row for the identity.  recent (1 to STORE_RECENT_MAX) is how many of the
- * last outcomes to keep.  On success *rows holds *n rows (free with
- * store_summary_free) and *max_id the highest result id the same read
- * transaction saw (0 for an empty store).  Returns 0, ERR_NOMEM or ERR_IO.
+ * Called by store_summary_each: once with row NULL and max_id, the
+ * highest result id the read transaction sees (0 for an empty store),
+ * then once per row.  The row and its strings are only valid during the
+ * call.  A non-zero return stops the walk and is returned.
  */
-int store_summary_list(struct store *s, int recent,
-                       struct store_summary **rows, size_t *n,
-                       int64_t *max_id, struct err *err);
+typedef int (*store_summary_fn)(void *arg, int64_t max_id,
+                                const struct store_summary *row);
 
-/* Free an array returned by store_summary_list. */
-void store_summary_free(struct store_summary *rows, size_t n);
+/*
+ * Walk every suite and auth path of the suite_status aggregate (never a
+ * scan of results) in one read transaction, ordered by suite then auth,
+ * each joined with its last row for the identity.  recent (1 to
+ * STORE_RECENT_MAX) is how many of the last outcomes to keep.  Rows are
+ * handed over as SQLite steps to them, so a summary of thousands of
+ * suites never sits in memory twice.  Returns 0, what fn returned,
+ * ERR_INVALID or ERR_IO.
+ */
+int store_summary_each(struct store *s, int recent, store_summary_fn fn,
+                       void *arg, struct err *err);
 
 /*
  * Long-poll support.  store_watch_seq returns a counter that grows after

@@ -11,6 +11,7 @@
 #include <semaphore.h>
 #include <sqlite3.h>
 
+#include "buf.h"
 #include "store.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -83,6 +84,15 @@ int store_exec(sqlite3 *db, const char *sql, struct err *err);
 
 /* Bind v (NULL binds NULL) as static text to column col. */
 void store_bind_text(sqlite3_stmt *st, int col, const char *v);
+
+/*
+ * Append to sql an expression selecting the JSON text column col as it
+ * is when it is NULL or valid JSON, and as a JSON string of its text
+ * otherwise, so that readers may copy what they read into an answer
+ * (result_write_json) even if something other than labgate wrote the
+ * row.
+ */
+void store_select_json(struct buf *sql, const char *col);
 
 /* A strdup of a text column, or NULL for NULL. */
 char *store_column_dup(sqlite3_stmt *st, int col);

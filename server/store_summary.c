@@ -1,12 +1,13 @@
 /*
  * The dashboard summary, read from the suite_status aggregate that the
- * results_aggregate trigger keeps current inside every insert
- * transaction.  One row per suite and auth path, joined by primary key
- * with its last result for the identity, so the cost grows with the
- * number of suites and never with the number of results.  The highest
+ * writer keeps current in every insert transaction (store_agg.c).  One
+ * row per suite and auth path, joined by primary key with its last
+ * result for the identity, so the cost grows with the number of suites
+ * and never with the number of results.  The highest
  * result id is read in the same read transaction, which lets a client
  * follow the live feed from exactly the point the summary covers.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,14 +21,24 @@ store_summary_sql(struct buf *sql)
                   "s.last_status, s.pass_count, s.fail_count, "
                   "s.error_count, s.skip_count, substr(s.recent, -?), "
                   "r.route, r.principal");
-    for (size_t i = 0; i < result_ident_field_count; i++)
-        buf_printf(sql, ", r.%s", result_ident_fields[i].name);
+    for (size_t i = 0; i < result_ident_field_count; i++) {
+        const struct result_ident_field *f = &result_ident_fields[i];
+        char col[64];
+
+        snprintf(col, sizeof col, "r.%s", f->name);
+        buf_puts(sql, ", ");
+        if (f->json)
+            store_select_json(sql, col);
+        else
+            buf_puts(sql, col);
+    }
     buf_puts(sql, " FROM suite_status s LEFT JOIN results r "
                   "ON r.id = s.last_id ORDER BY s.suite, s.auth");
     return sql->data ? 0 : ERR_NOMEM;
 }
 
-static int
+/* Point row at the columns of st: borrowed until the next step. */
+static void
 store_summary_row(sqlite3_stmt *st, struct store_summary *row)
 {
     struct result *r = &row->last;
@@ -35,7 +46,7 @@ store_summary_row(sqlite3_stmt *st, struct store_summary *row)
     int col = 0;
 
     memset(row, 0, sizeof *row);
-    r->suite = store_column_dup(st, col++);
+    r->suite = (char *)sqlite3_column_text(st, col++);
     if (result_auth_parse((const char *)sqlite3_column_text(st, col++),
                           &r->auth) != 0)
         r->auth = RESULT_AUTH_NONE;
@@ -48,12 +59,11 @@ store_summary_row(sqlite3_stmt *st, struct store_summary *row)
         row->counts[i] = sqlite3_column_int64(st, col++);
     recent = (const char *)sqlite3_column_text(st, col++);
     snprintf(row->recent, sizeof row->recent, "%s", recent ? recent : "");
-    r->route = store_column_dup(st, col++);
-    r->principal = store_column_dup(st, col++);
+    r->route = (char *)sqlite3_column_text(st, col++);
+    r->principal = (char *)sqlite3_column_text(st, col++);
     for (size_t i = 0; i < result_ident_field_count; i++)
         *result_ident_slot(&r->ident, &result_ident_fields[i]) =
-            store_column_dup(st, col++);
-    return r->suite ? 0 : ERR_NOMEM;
+            (char *)sqlite3_column_text(st, col++);
 }
 
 /* The highest id ever given to a result (AUTOINCREMENT keeps it). */
@@ -76,13 +86,12 @@ store_summary_max_id(sqlite3 *db, int64_t *max_id, struct err *err)
 }
 
 static int
-store_summary_rows(sqlite3 *db, int recent, struct store_summary **rows,
-                   size_t *n, struct err *err)
+store_summary_rows(sqlite3 *db, int recent, store_summary_fn fn, void *arg,
+                   int64_t max_id, struct err *err)
 {
     struct buf sql = BUF_INIT;
-    struct store_summary *out = NULL, *grown;
+    struct store_summary row;
     sqlite3_stmt *st = NULL;
-    size_t count = 0, cap = 0;
     int rc;
 
     if (store_summary_sql(&sql) != 0)
@@ -92,59 +101,41 @@ store_summary_rows(sqlite3 *db, int recent, struct store_summary **rows,
     if (rc != SQLITE_OK)
         return store_sqlite_err(db, rc, "read summary", err);
     sqlite3_bind_int(st, 1, recent);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap = cap ? cap * 2 : 64;
-            grown = realloc(out, cap * sizeof *out);
-            if (grown == NULL)
-                goto nomem;
-            out = grown;
-        }
-        if (store_summary_row(st, &out[count++]) != 0)
-            goto nomem;
+    rc = fn(arg, max_id, NULL);
+    while (rc == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_summary_row(st, &row);
+        /* The suite is NOT NULL; NULL here means SQLite ran out of
+         * memory converting it. */
+        rc = row.last.suite == NULL ? err_set(err, ERR_NOMEM, "out of memory")
+                                    : fn(arg, max_id, &row);
     }
+    if (rc == SQLITE_DONE)
+        rc = 0;
+    else if (rc > 0 && rc != SQLITE_ROW)
+        rc = store_sqlite_err(db, rc, "read summary", err);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        store_summary_free(out, count);
-        return store_sqlite_err(db, rc, "read summary", err);
-    }
-    *rows = out;
-    *n = count;
-    return 0;
-nomem:
-    sqlite3_finalize(st);
-    store_summary_free(out, count);
-    return err_set(err, ERR_NOMEM, "out of memory");
+    return rc;
 }
 
 int
-store_summary_list(struct store *s, int recent, struct store_summary **rows,
-                   size_t *n, int64_t *max_id, struct err *err)
+store_summary_each(struct store *s, int recent, store_summary_fn fn, void *arg,
+                   struct err *err)
 {
+    int64_t max_id = 0;
     sqlite3 *db;
     int rc;
 
     if (recent < 1 || recent > STORE_RECENT_MAX)
         return err_set(err, ERR_INVALID, "recent: must be from 1 to %d",
                        STORE_RECENT_MAX);
-    *rows = NULL;
-    *n = 0;
     db = store_reader_get(s);
     /* One read transaction: the rows and max_id describe one snapshot. */
     rc = store_exec(db, "BEGIN", err);
     if (rc == 0)
-        rc = store_summary_max_id(db, max_id, err);
+        rc = store_summary_max_id(db, &max_id, err);
     if (rc == 0)
-        rc = store_summary_rows(db, recent, rows, n, err);
+        rc = store_summary_rows(db, recent, fn, arg, max_id, err);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     store_reader_put(s, db);
     return rc;
-}
-
-void
-store_summary_free(struct store_summary *rows, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        result_free(&rows[i].last);
-    free(rows);
 }

@@ -25,6 +25,16 @@ int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Append s as a JSON string literal, escaped as jansson's compact dump
+ * escapes it, so answers written by hand and by jansson agree byte for
+ * byte.  Where jansson would refuse the string because it is not UTF-8
+ * (a User-Agent header can be anything), each byte that is not part of
+ * a well-formed sequence becomes U+FFFD, so the answer stays valid JSON.
+ * Returns 0 or ERR_NOMEM.
+ */
+int buf_json_string(struct buf *b, const char *s);
+
 /* Forget the contents but keep the memory. */
 void buf_reset(struct buf *b);
 

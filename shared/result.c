@@ -14,7 +14,7 @@ static const char *const result_status_names[] = {"pass", "fail", "error",
                                                   "skip"};
 static const char *const result_auth_names[] = {"none", "jwt", "iam"};
 
-#define RESULT_FIELD(m) {#m, offsetof(struct result_identity, m)}
+#define RESULT_FIELD(m) {#m, offsetof(struct result_identity, m), 0}
 
 const struct result_ident_field result_ident_fields[] = {
     RESULT_FIELD(source_addr),   RESULT_FIELD(user_agent),
@@ -23,7 +23,7 @@ const struct result_ident_field result_ident_fields[] = {
     RESULT_FIELD(owner),         RESULT_FIELD(principal_arn),
     RESULT_FIELD(caller_arn),    RESULT_FIELD(account),
     RESULT_FIELD(access_key_id), RESULT_FIELD(session_name),
-    RESULT_FIELD(claims),
+    {"claims", offsetof(struct result_identity, claims), 1},
 };
 
 const size_t result_ident_field_count =
@@ -310,7 +310,7 @@ result_to_json(const struct result *r)
         char *v = *result_ident_slot((struct result_identity *)&r->ident, f);
         if (v == NULL)
             continue;
-        if (strcmp(f->name, "claims") == 0)
+        if (f->json)
             json_object_set_new(ident, f->name, result_json_text(v));
         else
             json_object_set_new(ident, f->name, json_string(v));
@@ -321,54 +321,16 @@ result_to_json(const struct result *r)
     return o;
 }
 
-/* A JSON string, escaped as jansson's compact dump escapes it. */
-static int
-result_put_string(struct buf *b, const char *v)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    const char *run = v;
-    char esc[7];
-    int rc = buf_append(b, "\"", 1);
-
-    for (; *v != '\0'; v++) {
-        unsigned char c = (unsigned char)*v;
-        const char *e = NULL;
-
-        switch (c) {
-        case '"': e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
-        default:
-            if (c >= 0x20)
-                continue;
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            esc[6] = '\0';
-            e = esc;
-        }
-        rc |= buf_append(b, run, (size_t)(v - run));
-        rc |= buf_puts(b, e);
-        run = v + 1;
-    }
-    rc |= buf_append(b, run, (size_t)(v - run));
-    return rc | buf_append(b, "\"", 1);
-}
-
 static int
 result_put_member(struct buf *b, const char *name, const char *v)
 {
-    int rc = buf_printf(b, ",\"%s\":", name);
+    int rc = buf_puts(b, ",\"") | buf_puts(b, name) | buf_puts(b, "\":");
 
-    return rc | (v == NULL ? buf_puts(b, "null") : result_put_string(b, v));
+    return rc | (v == NULL ? buf_puts(b, "null") : buf_json_string(b, v));
 }
 
 int
-result_write_json(const struct result *r, struct buf *b)
+result_write_json(const struct result *r, int flags, struct buf *b)
 {
     char when[TIMEFMT_ISO_MAX];
     const char *sep = "";
@@ -382,20 +344,23 @@ result_write_json(const struct result *r, struct buf *b)
     rc |= result_put_member(b, "suite", r->suite ? r->suite : "");
     rc |= result_put_member(b, "status", result_status_name(r->status));
     rc |= result_put_member(b, "principal", r->principal);
-    rc |= buf_printf(b, ",\"payload\":%s,\"identity\":{",
-                     r->payload ? r->payload : "null");
+    if (!(flags & RESULT_JSON_NO_PAYLOAD))
+        rc |= buf_puts(b, ",\"payload\":") |
+              buf_puts(b, r->payload ? r->payload : "null");
+    rc |= buf_puts(b, ",\"identity\":{");
     for (size_t i = 0; i < result_ident_field_count; i++) {
         const struct result_ident_field *f = &result_ident_fields[i];
         char *v = *result_ident_slot((struct result_identity *)&r->ident, f);
 
         if (v == NULL)
             continue;
-        rc |= buf_printf(b, "%s\"%s\":", sep, f->name);
+        rc |= buf_puts(b, sep) | buf_puts(b, "\"") | buf_puts(b, f->name) |
+              buf_puts(b, "\":");
         sep = ",";
-        if (strcmp(f->name, "claims") == 0)
+        if (f->json)
             rc |= buf_puts(b, v);
         else
-            rc |= result_put_string(b, v);
+            rc |= buf_json_string(b, v);
     }
     rc |= buf_puts(b, "}");
     rc |= result_put_member(b, "chain", r->chain[0] ? r->chain : NULL);

@@ -90,15 +90,20 @@ int result_set_principal(struct result *r);
  */
 json_t *result_to_json(const struct result *r);
 
+/* Flags of result_write_json. */
+#define RESULT_JSON_NO_PAYLOAD 0x1 /* leave the "payload" member out */
+
 /*
  * The same JSON text as json_dumps(result_to_json(r), JSON_COMPACT),
- * appended to b without building a jansson tree: the answer to a post,
- * written on every request.  The payload and the claims are copied as
- * they are, so they must be JSON text this process produced with
- * json_dumps (result_parse_body, the JWT verifier, the STS session).
+ * appended to b without building a jansson tree: the answer to a post
+ * and to every read of results, where a tree per row would cost more
+ * than the rest of the request.  The payload and the claims are copied
+ * as they are, so they must be JSON text: what this process produced
+ * with json_dumps (result_parse_body, the JWT verifier, the STS session)
+ * or what the store read back, which it checks (server/store.c).
  * Returns 0 or ERR_NOMEM.
  */
-int result_write_json(const struct result *r, struct buf *b);
+int result_write_json(const struct result *r, int flags, struct buf *b);
 
 /*
  * Parse the JSON form back into r (zeroed first).  Returns 0, or
@@ -123,6 +128,7 @@ int result_auth_parse(const char *s, enum result_auth *out);
 struct result_ident_field {
     const char *name;
     size_t offset;
+    int json; /* holds JSON text (the claims), not a plain string */
 };
 extern const struct result_ident_field result_ident_fields[];
 extern const size_t result_ident_field_count;

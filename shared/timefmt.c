@@ -1,6 +1,6 @@
 /*
- * Time helpers.  Conversions use timegm/gmtime_r so nothing depends on the
- * process time zone.
+ * Time helpers.  Conversions use timegm and the calendar arithmetic of
+ * timefmt_civil, so nothing depends on the process time zone.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -28,21 +28,76 @@ timefmt_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * The proleptic Gregorian date of a day number (0 is 1970-01-01), by
+ * counting 400-year eras of 146097 days from 0000-03-01, so that the leap
+ * day ends each year of the count.  Pure arithmetic: gmtime_r takes
+ * glibc's time zone lock on every call, which every request formatting a
+ * time would contend on.
+ */
+static void
+timefmt_civil(int64_t days, int64_t *year, int *month, int *day)
+{
+    int64_t era, yoe, doe, doy, mp;
+
+    days += 719468; /* days from 0000-03-01 to 1970-01-01 */
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = days - era * 146097;                                    /* 0..146096 */
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0..399 */
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* from March 1, 0..365 */
+    mp = (5 * doy + 2) / 153;                      /* March is 0 */
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = yoe + era * 400 + (*month <= 2);
+}
+
+static char *
+timefmt_put(char *p, int64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + width;
+}
+
 void
 timefmt_iso8601(int64_t ms, char *out, size_t n)
 {
-    time_t sec = (time_t)(ms / 1000);
-    int frac = (int)(ms % 1000);
-    struct tm tm;
+    int64_t days = ms / 86400000, rem = ms % 86400000, year;
+    int month, day;
+    char text[TIMEFMT_ISO_MAX], *p = text;
 
-    if (frac < 0) {
-        frac += 1000;
-        sec -= 1;
+    if (rem < 0) {
+        rem += 86400000;
+        days -= 1;
     }
-    gmtime_r(&sec, &tm);
-    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, frac);
+    timefmt_civil(days, &year, &month, &day);
+    if (year < 0 || year > 9999) {
+        snprintf(out, n, "%lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                 (long long)year, month, day, (int)(rem / 3600000),
+                 (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
+                 (int)(rem % 1000));
+        return;
+    }
+    p = timefmt_put(p, year, 4);
+    *p++ = '-';
+    p = timefmt_put(p, month, 2);
+    *p++ = '-';
+    p = timefmt_put(p, day, 2);
+    *p++ = 'T';
+    p = timefmt_put(p, rem / 3600000, 2);
+    *p++ = ':';
+    p = timefmt_put(p, rem / 60000 % 60, 2);
+    *p++ = ':';
+    p = timefmt_put(p, rem / 1000 % 60, 2);
+    *p++ = '.';
+    p = timefmt_put(p, rem % 1000, 3);
+    *p++ = 'Z';
+    if (n == 0)
+        return;
+    if ((size_t)(p - text) >= n)
+        p = text + n - 1;
+    memcpy(out, text, (size_t)(p - text));
+    out[p - text] = '\0';
 }
 
 static int

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,60 @@ Test(summary, recent_keeps_the_last_twenty_and_can_be_shortened)
     j = get_json("/lab/summary?recent=3", 200);
     cr_assert_str_eq(
         str(json_array_get(json_object_get(j, "cells"), 0), "recent"), "FPF");
+    json_decref(j);
+}
+
+/*
+ * Answers are written without jansson (result_write_json): a User-Agent
+ * that is not UTF-8 and a row whose payload and claims are not JSON
+ * (written behind labgate's back) must still give valid JSON, with the
+ * bad bytes replaced and the text that is not JSON as a string.
+ */
+Test(summary, answers_stay_json_with_bytes_and_rows_labgate_did_not_write)
+{
+    const char *hdr[] = {"Content-Type: application/json",
+                         "User-Agent: ci\xff/1", NULL};
+    const char *body = "{\"suite\":\"u\",\"status\":\"pass\"}";
+    char url[128];
+    struct tresp r;
+    sqlite3 *h;
+    json_t *j, *res;
+
+    snprintf(url, sizeof url, "%s/lab/results", srv.base);
+    cr_assert_eq(thttp("POST", url, hdr, body, strlen(body), &r), 0);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    j = json_loads(r.body, 0, NULL);
+    cr_assert_not_null(j, "201 body is not JSON: %s", r.body);
+    cr_assert_str_eq(str(json_object_get(j, "identity"), "user_agent"),
+                     "ci\xef\xbf\xbd/1");
+    json_decref(j);
+    tresp_free(&r);
+
+    cr_assert_eq(sqlite3_open(srv.db, &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    cr_assert_eq(sqlite3_exec(h,
+                              "UPDATE results SET payload = '{not json', "
+                              "claims = 'x\"y' WHERE id = 1",
+                              NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(h));
+    sqlite3_close(h);
+
+    j = get_json("/lab/results/1", 200);
+    cr_assert_str_eq(str(j, "payload"), "{not json");
+    cr_assert_str_eq(str(json_object_get(j, "identity"), "claims"), "x\"y");
+    cr_assert_str_eq(str(json_object_get(j, "identity"), "user_agent"),
+                     "ci\xef\xbf\xbd/1");
+    json_decref(j);
+    j = get_json("/lab/results", 200);
+    res = json_array_get(json_object_get(j, "results"), 0);
+    cr_assert_str_eq(str(res, "payload"), "{not json");
+    cr_assert_str_eq(str(json_object_get(res, "identity"), "claims"), "x\"y");
+    json_decref(j);
+    j = get_json("/lab/summary", 200);
+    res = json_object_get(json_array_get(json_object_get(j, "cells"), 0),
+                          "last");
+    cr_assert_null(json_object_get(res, "payload"));
+    cr_assert_str_eq(str(json_object_get(res, "identity"), "claims"), "x\"y");
     json_decref(j);
 }
 

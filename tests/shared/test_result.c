@@ -230,7 +230,7 @@ expect_same_text(const struct result *r)
     char *want = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     struct buf got = BUF_INIT;
 
-    cr_assert_eq(result_write_json(r, &got), 0);
+    cr_assert_eq(result_write_json(r, 0, &got), 0);
     cr_assert_str_eq(got.data, want);
     free(want);
     json_decref(j);
