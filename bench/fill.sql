@@ -1,13 +1,19 @@
--- Fill the results table with 1,000,000 rows for the scale benchmark
--- (bench/run.sh -s): 2,000 suites, the three auth paths, statuses and
--- principals spread like a busy team endpoint, payloads of ~120 bytes.
+-- Fill the results table for the scale benchmark (bench/run.sh -s) with
+-- rows number @from to @to of a sequence in which 2,000 suites, the three
+-- auth paths, statuses and principals are spread like a busy team
+-- endpoint, payloads of ~120 bytes.  Rows 1 to 6,000 hold one result for
+-- each of the 6,000 suite and auth cells.  Set the bounds first:
+--   sqlite3 -cmd ".parameter set @from 1" -cmd ".parameter set @to 6000" \
+--       labgate.db <bench/fill.sql
 -- These rows bypass the server, so they carry no audit chain value and
 -- `labgate-server audit verify` reports them; use a scratch database.
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = OFF;
 BEGIN;
-WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n
-                        WHERE x < 1000000)
+CREATE TEMP TABLE fill_start AS SELECT coalesce(max(id), 0) AS id
+    FROM results;
+WITH RECURSIVE n(x) AS (SELECT @from UNION ALL SELECT x + 1 FROM n
+                        WHERE x < @to)
 INSERT INTO results (received_ms, route, auth, suite, status, payload,
                      principal, source_addr, user_agent, request_id,
                      repository, subject)
@@ -35,7 +41,7 @@ INSERT INTO suite_status (suite, auth, last_id, last_ms, last_status,
 SELECT suite, auth, max(id), received_ms, status, sum(status = 'pass'),
        sum(status = 'fail'), sum(status = 'error'), sum(status = 'skip'),
        upper(substr(status, 1, 1))
-FROM results WHERE request_id LIKE 'fill%' GROUP BY suite, auth
+FROM results WHERE id > (SELECT id FROM fill_start) GROUP BY suite, auth
 ON CONFLICT (suite, auth) DO UPDATE SET
     last_id = excluded.last_id, last_ms = excluded.last_ms,
     last_status = excluded.last_status,
