@@ -197,9 +197,11 @@ void
 store_sync_checkpoint(struct store *s)
 {
     int frames = 0, done = 0, rc;
+    int64_t t0;
 
     if (s->wal_frames < s->checkpoint_frames)
         return;
+    t0 = timefmt_mono_ns();
     rc = sqlite3_wal_checkpoint_v2(s->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE,
                                    &frames, &done);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
@@ -209,8 +211,8 @@ store_sync_checkpoint(struct store *s)
                   rc, log_quote(sqlite3_errmsg(s->ckdb), why, sizeof why));
         return;
     }
-    log_event(LOG_DEBUG, "store", "checkpoint", "frames=%d copied=%d",
-              frames, done);
+    log_event(LOG_DEBUG, "store", "checkpoint", "frames=%d copied=%d ms=%.1f",
+              frames, done, (double)(timefmt_mono_ns() - t0) / 1e6);
     if (rc == SQLITE_OK && done == frames)
         s->wal_frames = 0;
 }
