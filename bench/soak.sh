@@ -1,8 +1,8 @@
 #!/bin/sh
 # Soak: run the AddressSanitizer build of labgate (LeakSanitizer on) on
-# loopback, measure its maximum open-route rate for 10 s, then hold about
-# half of it for MINUTES (default 10) with wrk's per-request delay,
-# sampling the server's resident memory every 30 s.  At the end the
+# loopback, measure its maximum open-route rate for 10 s, then hold half
+# of it for MINUTES (default 10) with wrk's per-request delay (set from a
+# 10 s probe), sampling the server's resident memory every 30 s.  At the end the
 # server gets SIGTERM and its leak report (if any) is printed.
 #
 # With SOAK_BUILD=release the release build (build-bench/) runs instead,
@@ -46,10 +46,20 @@ rss() { awk '/^VmRSS/ { print $2 }' "/proc/$lab_pid/status"; }
 max=$(wrk -t2 -c64 -d10s -s "$top/bench/post_open.lua" \
     "http://127.0.0.1:$port" | awk '/^RESULT/ { sub("rps=", "", $2);
     print $2 }')
-# 64 connections, each waiting so that together they send max/2 a second.
+# 64 connections, each waiting so that together they send max/2 a second:
+# a connection's cycle is its delay plus the latency, which falls with the
+# load, so guess the latency at full load first, then measure the rate a
+# 10 s probe reaches, take the latency it implies and set the delay again.
 delay=$(awk -v m="$max" 'BEGIN { d = 64000 / (m / 2) - 64000 / m;
     printf "%d", d < 1 ? 1 : d }')
-echo "maximum: $max posts/s; pacing each of 64 connections by ${delay} ms"
+probe=$(DELAY_MS=$delay wrk -t2 -c64 -d10s -s "$top/bench/post_open_paced.lua" \
+    "http://127.0.0.1:$port" | awk '/^RESULT/ { sub("rps=", "", $2);
+    print $2 }')
+delay=$(awk -v m="$max" -v p="$probe" -v d="$delay" 'BEGIN {
+    lat = 64000 / p - d; d = 64000 / (m / 2) - lat;
+    printf "%d", d < 1 ? 1 : d + 0.5 }')
+echo "maximum: $max posts/s; a 10 s probe paced at half reached $probe;" \
+    "pacing each of 64 connections by ${delay} ms"
 echo "minute rss_kb"
 DELAY_MS=$delay wrk -t2 -c64 -d"${minutes}m" --timeout 5s \
     -s "$top/bench/post_open_paced.lua" "http://127.0.0.1:$port" \
