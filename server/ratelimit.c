@@ -8,12 +8,18 @@
  * them; when the table holds max_keys buckets the least recently used one
  * is dropped, so memory stays bounded however many identities or source
  * addresses a client can produce.  A dropped bucket comes back full, which
- * only ever lets a client through sooner, never refuses it wrongly.
+ * only ever lets a client through sooner, never refuses it wrongly.  On
+ * the open route an IPv6 client is keyed by its prefix (/64 unless
+ * configured): a host is commonly given a whole /64, and one bucket per
+ * address would let it take a fresh bucket with every address it uses.
  *
  * One mutex guards the table: a take is a hash lookup and a few
  * arithmetic operations, far shorter than the commit every post waits for.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +50,7 @@ struct ratelimit {
     size_t mask;     /* table size - 1; the size is a power of two */
     size_t count;    /* buckets held */
     size_t max_keys; /* most buckets held */
+    int ipv6_prefix; /* bits of an IPv6 client address that key it */
     struct ratelimit_bucket *oldest, *newest;
 };
 
@@ -126,6 +133,13 @@ ratelimit_parse(struct ratelimit *rl, json_t *conf, struct err *err)
                                "rate_limits.max_keys: expected an integer "
                                "from 16 to 10000000");
             rl->max_keys = (size_t)json_integer_value(v);
+        } else if (strcmp(key, "ipv6_prefix") == 0) {
+            if (!json_is_integer(v) || json_integer_value(v) < 16 ||
+                json_integer_value(v) > 128)
+                return err_set(err, ERR_INVALID,
+                               "rate_limits.ipv6_prefix: expected an integer "
+                               "from 16 to 128");
+            rl->ipv6_prefix = (int)json_integer_value(v);
         } else {
             return err_set(err, ERR_INVALID, "rate_limits.%.64s: unknown key",
                            key);
@@ -143,6 +157,7 @@ ratelimit_create(struct ratelimit **out, json_t *conf, struct err *err)
     if (rl == NULL)
         return err_set(err, ERR_NOMEM, "out of memory");
     rl->max_keys = RATELIMIT_DEFAULT_MAX_KEYS;
+    rl->ipv6_prefix = RATELIMIT_DEFAULT_IPV6_PREFIX;
     if (ratelimit_parse(rl, conf, err) != 0) {
         free(rl);
         return ERR_INVALID;
@@ -291,15 +306,35 @@ ratelimit_size(struct ratelimit *rl)
     return n;
 }
 
+const char *
+ratelimit_address_key(const struct ratelimit *rl, const char *addr, char *buf,
+                      size_t n)
+{
+    struct in6_addr a;
+    int bits = rl->ipv6_prefix;
+
+    if (addr == NULL || strchr(addr, ':') == NULL ||
+        inet_pton(AF_INET6, addr, &a) != 1 || IN6_IS_ADDR_V4MAPPED(&a) ||
+        bits >= 128)
+        return addr;
+    a.s6_addr[bits / 8] &= (unsigned char)(0xff00 >> (bits % 8));
+    memset(a.s6_addr + bits / 8 + 1, 0, (size_t)(15 - bits / 8));
+    if (inet_ntop(AF_INET6, &a, buf, (socklen_t)n) == NULL)
+        return addr;
+    snprintf(buf + strlen(buf), n - strlen(buf), "/%d", bits);
+    return buf;
+}
+
 /* The kind and key that limit rq, or -1 for a request that is not. */
 static int
-ratelimit_key_of(const struct http_req *rq, const char **key)
+ratelimit_key_of(const struct ratelimit *rl, const struct http_req *rq,
+                 const char **key, char *buf, size_t n)
 {
     if (rq->route == NULL || strcmp(rq->route->method, "POST") != 0)
         return -1;
     switch (rq->route->auth) {
     case ROUTE_AUTH_NONE:
-        *key = rq->client;
+        *key = ratelimit_address_key(rl, rq->client, buf, n);
         return RATELIMIT_OPEN;
     case ROUTE_AUTH_JWT:
         *key = rq->ident.repository ? rq->ident.repository : rq->ident.subject;
@@ -317,11 +352,12 @@ int
 ratelimit_check(struct http_req *rq, struct http_resp *rs)
 {
     struct ratelimit *rl = rq->srv->ratelimit;
-    char who[LOG_QUOTE_MAX];
+    char who[LOG_QUOTE_MAX], prefix[INET6_ADDRSTRLEN + 8];
     const char *key = NULL;
     int kind, retry = 1;
 
-    if (rl == NULL || (kind = ratelimit_key_of(rq, &key)) < 0)
+    if (rl == NULL ||
+        (kind = ratelimit_key_of(rl, rq, &key, prefix, sizeof prefix)) < 0)
         return 0;
     if (ratelimit_take(rl, (enum ratelimit_kind)kind, key,
                        timefmt_mono_ns() / 1000000, &retry))

@@ -24,6 +24,7 @@ enum ratelimit_kind {
 };
 
 #define RATELIMIT_DEFAULT_MAX_KEYS 100000
+#define RATELIMIT_DEFAULT_IPV6_PREFIX 64
 
 /*
  * Build a limiter from the "rate_limits" object conf (NULL or {} means no
@@ -40,6 +41,15 @@ int ratelimit_create(struct ratelimit **out, json_t *conf, struct err *err);
  */
 int ratelimit_take(struct ratelimit *rl, enum ratelimit_kind kind,
                    const char *key, int64_t now_ms, int *retry_after_s);
+
+/*
+ * The open route's key for client address addr: an IPv6 address cut to
+ * the configured prefix and written with it ("2001:db8:1:2::/64") into
+ * buf (n bytes, at least INET6_ADDRSTRLEN + 8); any other address as it
+ * is.  Returns buf or addr.
+ */
+const char *ratelimit_address_key(const struct ratelimit *rl,
+                                  const char *addr, char *buf, size_t n);
 
 /* The number of buckets held now (for tests of the memory bound). */
 size_t ratelimit_size(struct ratelimit *rl);

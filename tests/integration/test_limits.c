@@ -112,13 +112,55 @@ Test(limits, open_route_is_limited_per_source_address)
     tresp_free(&r);
     cr_assert_eq(tsrv_count_rows(&srv, ""), 2);
     cr_assert(tsrv_log_has(&srv, "event=refused id="));
-    cr_assert(tsrv_log_has(&srv, "route=open principal=127.0.0.1 retry_after=100"));
+    cr_assert(tsrv_log_has(&srv, "route=open principal=127.0.0.1 "
+                                 "retry_after=100"));
     /* Reads are not posts: never limited. */
     for (int i = 0; i < 5; i++) {
         cr_assert_eq(thttp_get(&srv, "/lab/results", &r), 0);
         cr_assert_eq(r.status, 200);
         tresp_free(&r);
     }
+}
+
+static long
+post_from(const char *addr)
+{
+    static const char body[] = "{\"status\":\"pass\",\"suite\":\"v6\"}";
+    const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
+    char url[128], xff[128];
+    struct tresp r;
+    long st;
+
+    snprintf(xff, sizeof xff, "X-Forwarded-For: %s", addr);
+    headers[1] = xff;
+    snprintf(url, sizeof url, "%s/lab/results", srv.base);
+    cr_assert_eq(thttp("POST", url, headers, body, strlen(body), &r), 0);
+    st = r.status;
+    tresp_free(&r);
+    return st;
+}
+
+/*
+ * Clients behind a trusted proxy, told apart by X-Forwarded-For: every
+ * address of one IPv6 /64 shares a bucket, another /64 has its own.
+ */
+Test(limits, ipv6_clients_share_a_bucket_per_prefix)
+{
+    start_with("{}", ",\"trusted_proxies\":[\"127.0.0.1\"],"
+                     "\"rate_limits\":{\"open\":{\"per_second\":0.01,"
+                     "\"burst\":1}}");
+    cr_assert_eq(post_from("2001:db8:1:2::1"), 201);
+    cr_assert_eq(post_from("2001:db8:1:2::2"), 429);
+    cr_assert_eq(post_from("2001:db8:1:2:ffff:ffff:ffff:ffff"), 429);
+    cr_assert_eq(post_from("2001:db8:1:3::1"), 201);
+    cr_assert_eq(post_from("192.0.2.1"), 201);
+    cr_assert_eq(post_from("192.0.2.2"), 201);
+    cr_assert_eq(tsrv_count_rows(&srv, "WHERE source_addr = "
+                                       "'2001:db8:1:2::1'"),
+                 1);
+    cr_assert_eq(tsrv_count_rows(&srv, ""), 4);
+    cr_assert(log_gets("route=open principal=2001:db8:1:2::/64 "
+                       "retry_after=100"));
 }
 
 static long
@@ -227,8 +269,9 @@ Test(limits, iam_route_is_limited_per_principal_arn)
                           "abcdefghijklmn",
                           retry, sizeof retry),
                  201);
-    cr_assert(tsrv_log_has(&srv, "route=iam principal=arn:aws:iam::123456789012:user/ci01 "
-                      "retry_after=5"));
+    cr_assert(tsrv_log_has(&srv, "route=iam principal="
+                                 "arn:aws:iam::123456789012:user/ci01 "
+                                 "retry_after=5"));
     cr_assert_eq(tsrv_count_rows(&srv, ""), 3);
 }
 

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 
 #include "ratelimit.h"
@@ -136,4 +137,39 @@ Test(ratelimit, configuration_errors_name_the_key)
     refused("{\"iam\":[]}", "rate_limits.iam: expected an object");
     refused("{\"max_keys\":1}",
             "rate_limits.max_keys: expected an integer from 16 to 10000000");
+    refused("{\"ipv6_prefix\":8}",
+            "rate_limits.ipv6_prefix: expected an integer from 16 to 128");
+    refused("{\"ipv6_prefix\":\"64\"}",
+            "rate_limits.ipv6_prefix: expected an integer from 16 to 128");
+}
+
+static void
+expect_key(const struct ratelimit *rl, const char *addr, const char *want)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+
+    cr_assert_str_eq(ratelimit_address_key(rl, addr, buf, sizeof buf), want,
+                     "%s", addr);
+}
+
+/* An IPv6 client is one bucket per prefix, not per address. */
+Test(ratelimit, ipv6_clients_are_keyed_by_their_prefix)
+{
+    struct ratelimit *rl = make("{\"open\":{\"per_second\":1}}");
+    struct ratelimit *rl56 = make("{\"ipv6_prefix\":60}");
+    struct ratelimit *rl128 = make("{\"ipv6_prefix\":128}");
+
+    expect_key(rl, "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64");
+    expect_key(rl, "2001:db8:1:2:ffff::1", "2001:db8:1:2::/64");
+    expect_key(rl, "::1", "::/64");
+    expect_key(rl, "192.0.2.7", "192.0.2.7");
+    expect_key(rl, "::ffff:192.0.2.7", "::ffff:192.0.2.7");
+    expect_key(rl, "fe80::1%eth0", "fe80::1%eth0");
+    expect_key(rl, "not:an:address", "not:an:address");
+    expect_key(rl56, "2001:db8:1:2fff:3::", "2001:db8:1:2ff0::/60");
+    expect_key(rl128, "2001:db8::1", "2001:db8::1");
+    cr_assert_null(ratelimit_address_key(rl, NULL, NULL, 0));
+    ratelimit_free(rl);
+    ratelimit_free(rl56);
+    ratelimit_free(rl128);
 }
