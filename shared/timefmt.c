@@ -42,7 +42,7 @@ timefmt_civil(int64_t days, int64_t *year, int *month, int *day)
 
     days += 719468; /* days from 0000-03-01 to 1970-01-01 */
     era = (days >= 0 ? days : days - 146096) / 146097;
-    doe = days - era * 146097;                                    /* 0..146096 */
+    doe = days - era * 146097;                                   /* 0..146096 */
     yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0..399 */
     doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* from March 1, 0..365 */
     mp = (5 * doy + 2) / 153;                      /* March is 0 */
@@ -72,10 +72,9 @@ timefmt_iso8601(int64_t ms, char *out, size_t n)
     }
     timefmt_civil(days, &year, &month, &day);
     if (year < 0 || year > 9999) {
-        snprintf(out, n, "%lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                 (long long)year, month, day, (int)(rem / 3600000),
-                 (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
-                 (int)(rem % 1000));
+        snprintf(out, n, "%lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)year,
+                 month, day, (int)(rem / 3600000), (int)(rem / 60000 % 60),
+                 (int)(rem / 1000 % 60), (int)(rem % 1000));
         return;
     }
     p = timefmt_put(p, year, 4);
