@@ -43,12 +43,10 @@ api_results_post(struct http_req *rq, struct http_resp *rs)
         goto out;
     }
     buf_reset(&rs->body);
-    if (result_write_json(&r, 0, &rs->body) != 0) {
-        http_error(rs, 500, "out of memory");
+    rc = result_write_json(&r, 0, &rs->body);
+    http_json_written(rs, 201, rc);
+    if (rc != 0)
         goto out;
-    }
-    rs->status = 201;
-    rs->content_type = "application/json";
     http_header_add(rs, "Location", "/lab/results/%lld", (long long)r.id);
 out:
     memset(&r.ident, 0, sizeof r.ident);
@@ -213,12 +211,7 @@ api_list_answer(struct http_resp *rs, const struct store_filter *f,
                          (long long)rows[n - 1].id);
     else
         rc |= buf_puts(&rs->body, "],\"next_before\":null}");
-    if (rc != 0) {
-        http_error(rs, 500, "out of memory");
-        return;
-    }
-    rs->status = 200;
-    rs->content_type = "application/json";
+    http_json_written(rs, 200, rc);
 }
 
 /*
@@ -345,10 +338,5 @@ api_results_get(struct http_req *rq, struct http_resp *rs)
     buf_reset(&rs->body);
     rc = result_write_json(&r, 0, &rs->body);
     result_free(&r);
-    if (rc != 0) {
-        http_error(rs, 500, "out of memory");
-        return;
-    }
-    rs->status = 200;
-    rs->content_type = "application/json";
+    http_json_written(rs, 200, rc);
 }

@@ -105,12 +105,9 @@ api_summary(struct http_req *rq, struct http_resp *rs)
         return;
     buf_reset(&rs->body);
     rc = store_summary_each(rq->srv->store, recent, api_summary_put, &out, &e);
-    if (rc == 0 && buf_puts(&rs->body, "]}") != 0)
-        rc = err_set(&e, ERR_NOMEM, "out of memory");
     if (rc != 0) {
         http_error(rs, http_status_for(rc), "summary: %s", e.msg);
         return;
     }
-    rs->status = 200;
-    rs->content_type = "application/json";
+    http_json_written(rs, 200, buf_puts(&rs->body, "]}"));
 }

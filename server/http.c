@@ -158,6 +158,17 @@ http_json(struct http_resp *rs, int status, json_t *obj)
 }
 
 void
+http_json_written(struct http_resp *rs, int status, int rc)
+{
+    if (rc != 0) {
+        http_error(rs, 500, "out of memory");
+        return;
+    }
+    rs->status = status;
+    rs->content_type = "application/json";
+}
+
+void
 http_error(struct http_resp *rs, int status, const char *fmt, ...)
 {
     char msg[512];
@@ -248,7 +259,7 @@ static void
 http_send(struct http_req *rq, struct http_resp *rs)
 {
     struct buf out = BUF_INIT;
-    int body = 1;
+    size_t body = strcmp(rq->method, "HEAD") == 0 ? 0 : rs->body.len;
 
     buf_printf(&out, "HTTP/1.1 %d %s\r\n", rs->status,
                http_reason(rs->status));
@@ -260,19 +271,18 @@ http_send(struct http_req *rq, struct http_resp *rs)
     if (rs->headers.len > 0)
         buf_append(&out, rs->headers.data, rs->headers.len);
     buf_puts(&out, "\r\n");
-    if (strcmp(rq->method, "HEAD") == 0 || rs->body.len == 0) {
-        body = 0;
-    } else if (rs->body.len <= HTTP_COPY_MAX) {
-        buf_append(&out, rs->body.data, rs->body.len);
-        body = 0;
-    }
-    if (out.data != NULL)
-        mg_write(rq->conn, out.data, out.len);
     /* A large answer (a summary of thousands of suites) goes in a write
      * of its own rather than doubled in memory for one packet it would
      * not fit anyway. */
-    if (body && out.data != NULL)
-        mg_write(rq->conn, rs->body.data, rs->body.len);
+    if (body > 0 && body <= HTTP_COPY_MAX) {
+        buf_append(&out, rs->body.data, body);
+        body = 0;
+    }
+    if (out.data != NULL) {
+        mg_write(rq->conn, out.data, out.len);
+        if (body > 0)
+            mg_write(rq->conn, rs->body.data, body);
+    }
     buf_free(&out);
 }
 

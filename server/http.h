@@ -73,6 +73,12 @@ int http_read_body(struct http_req *rq, size_t max);
 /* Set status and a JSON body (obj is consumed; NULL means 500). */
 void http_json(struct http_resp *rs, int status, json_t *obj);
 
+/*
+ * Finish an answer whose JSON was written into rs->body: status and
+ * content type, or 500 when writing it ran out of memory (rc != 0).
+ */
+void http_json_written(struct http_resp *rs, int status, int rc);
+
 /* Set status and the API Gateway-style body {"message": "..."}. */
 void http_error(struct http_resp *rs, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

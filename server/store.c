@@ -395,29 +395,38 @@ store_reader_put(struct store *s, sqlite3 *db)
     pthread_mutex_unlock(&s->rlock);
 }
 
-void
-store_select_json(struct buf *sql, const char *col)
+/*
+ * The JSON text column qual+col as it is when it is NULL or valid JSON,
+ * and as a JSON string of its text otherwise.
+ */
+static void
+store_select_json(struct buf *sql, const char *qual, const char *col)
 {
     buf_printf(sql,
-               "CASE WHEN %s IS NULL OR json_valid(%s) THEN %s "
-               "ELSE json_quote(%s) END",
-               col, col, col, col);
+               "CASE WHEN %s%s IS NULL OR json_valid(%s%s) THEN %s%s "
+               "ELSE json_quote(%s%s) END",
+               qual, col, qual, col, qual, col, qual, col);
+}
+
+void
+store_select_idents(struct buf *sql, const char *qual)
+{
+    for (size_t i = 0; i < result_ident_field_count; i++) {
+        buf_puts(sql, ", ");
+        if (result_ident_fields[i].json)
+            store_select_json(sql, qual, result_ident_fields[i].name);
+        else
+            buf_printf(sql, "%s%s", qual, result_ident_fields[i].name);
+    }
 }
 
 static int
 store_select_sql(struct buf *sql)
 {
     buf_puts(sql, "SELECT id, received_ms, route, auth, suite, status, ");
-    store_select_json(sql, "payload");
+    store_select_json(sql, "", "payload");
     buf_puts(sql, ", principal");
-    for (size_t i = 0; i < result_ident_field_count; i++) {
-        if (result_ident_fields[i].json) {
-            buf_puts(sql, ", ");
-            store_select_json(sql, result_ident_fields[i].name);
-        } else {
-            buf_printf(sql, ", %s", result_ident_fields[i].name);
-        }
-    }
+    store_select_idents(sql, "");
     buf_puts(sql, ", chain FROM results");
     return sql->data ? 0 : ERR_NOMEM;
 }

@@ -86,13 +86,14 @@ int store_exec(sqlite3 *db, const char *sql, struct err *err);
 void store_bind_text(sqlite3_stmt *st, int col, const char *v);
 
 /*
- * Append to sql an expression selecting the JSON text column col as it
- * is when it is NULL or valid JSON, and as a JSON string of its text
- * otherwise, so that readers may copy what they read into an answer
+ * Append ", col" to sql for every identity column, each qualified by
+ * qual ("" or "r.").  JSON columns (the claims) are selected as they are
+ * when NULL or valid JSON and as a JSON string of their text otherwise,
+ * so that readers may copy what they read into an answer
  * (result_write_json) even if something other than labgate wrote the
- * row.
+ * row; the payload gets the same treatment in store.c.
  */
-void store_select_json(struct buf *sql, const char *col);
+void store_select_idents(struct buf *sql, const char *qual);
 
 /* A strdup of a text column, or NULL for NULL. */
 char *store_column_dup(sqlite3_stmt *st, int col);

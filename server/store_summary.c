@@ -3,9 +3,9 @@
  * writer keeps current in every insert transaction (store_agg.c).  One
  * row per suite and auth path, joined by primary key with its last
  * result for the identity, so the cost grows with the number of suites
- * and never with the number of results.  The highest
- * result id is read in the same read transaction, which lets a client
- * follow the live feed from exactly the point the summary covers.
+ * and never with the number of results.  The highest result id is read
+ * in the same read transaction, which lets a client follow the live feed
+ * from exactly the point the summary covers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,17 +21,7 @@ store_summary_sql(struct buf *sql)
                   "s.last_status, s.pass_count, s.fail_count, "
                   "s.error_count, s.skip_count, substr(s.recent, -?), "
                   "r.route, r.principal");
-    for (size_t i = 0; i < result_ident_field_count; i++) {
-        const struct result_ident_field *f = &result_ident_fields[i];
-        char col[64];
-
-        snprintf(col, sizeof col, "r.%s", f->name);
-        buf_puts(sql, ", ");
-        if (f->json)
-            store_select_json(sql, col);
-        else
-            buf_puts(sql, col);
-    }
+    store_select_idents(sql, "r.");
     buf_puts(sql, " FROM suite_status s LEFT JOIN results r "
                   "ON r.id = s.last_id ORDER BY s.suite, s.auth");
     return sql->data ? 0 : ERR_NOMEM;
