@@ -23,6 +23,7 @@
 #include "audit_chain.h"
 #include "buf.h"
 #include "config.h"
+#include "hex.h"
 #include "store.h"
 #include "timefmt.h"
 
@@ -258,7 +259,7 @@ audit_walk_all(struct store_audit_db *h, struct audit_walk *w, struct err *err)
     }
     if (rc != 0)
         return rc;
-    audit_chain_hex(m.key_check, 8, w->rep->key_id);
+    hex_encode(m.key_check, 8, w->rep->key_id);
     w->rep->head_id = m.head_id;
     rc = audit_verify_start(w, &m, cps, ncp);
     free(cps);
@@ -295,7 +296,7 @@ audit_verify(const char *db_path, const char *key_path,
     free(cps);
     if (rc == 0 && !audit_chain_equal(key.check, m.key_check)) {
         char want[AUDIT_KEY_ID_HEX];
-        audit_chain_hex(m.key_check, 8, want);
+        hex_encode(m.key_check, 8, want);
         rc = err_set(err, ERR_AUTH,
                      "audit key %.150s (key id %s) does not match this "
                      "database's chain (key id %s): use the key file the "
@@ -414,7 +415,7 @@ audit_export_row(void *arg, const struct audit_chain_row *r,
     char hex[AUDIT_CHAIN_HEX] = "", when[TIMEFMT_ISO_MAX];
 
     if (chain != NULL && chain_len == AUDIT_CHAIN_LEN)
-        audit_chain_hex(chain, AUDIT_CHAIN_LEN, hex);
+        hex_encode(chain, AUDIT_CHAIN_LEN, hex);
     buf_reset(&o->line);
     if (o->format == AUDIT_CSV) {
         timefmt_iso8601(r->received_ms, when, sizeof when);

@@ -28,6 +28,7 @@
 
 #include "audit_chain.h"
 #include "buf.h"
+#include "hex.h"
 
 #define AUDIT_CHAIN_MAGIC "labgate-audit-v1"
 #define AUDIT_KEY_TEXT_MAX 128
@@ -38,39 +39,6 @@ struct audit_mac {
     struct buf enc;
     int oom; /* an append failed: the encoding is incomplete */
 };
-
-void
-audit_chain_hex(const unsigned char *v, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[v[i] >> 4];
-        out[2 * i + 1] = digits[v[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int
-audit_chain_unhex(const char *s, size_t n, unsigned char *out)
-{
-    for (size_t i = 0; i < 2 * n; i++) {
-        int c = s[i], v;
-        if (c >= '0' && c <= '9')
-            v = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v = c - 'A' + 10;
-        else
-            return -1;
-        if (i % 2 == 0)
-            out[i / 2] = (unsigned char)(v << 4);
-        else
-            out[i / 2] |= (unsigned char)v;
-    }
-    return 0;
-}
 
 int
 audit_chain_equal(const unsigned char *a, const unsigned char *b)
@@ -96,7 +64,7 @@ audit_chain_key_create(const char *path, struct err *err)
         return err_set(err, ERR_INTERNAL,
                        "no random bytes for the audit "
                        "key");
-    audit_chain_hex(secret, sizeof secret, text);
+    hex_encode(secret, sizeof secret, text);
     strcat(text, "\n");
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -167,7 +135,7 @@ audit_chain_key_read(int fd, const char *path, struct audit_key *out,
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         len--;
     if (len != 2 * AUDIT_CHAIN_LEN ||
-        audit_chain_unhex(text, AUDIT_CHAIN_LEN, out->secret) != 0)
+        hex_decode(text, AUDIT_CHAIN_LEN, out->secret) != 0)
         rc = err_set(err, ERR_INVALID,
                      "audit key %.150s: expected 64 hexadecimal digits", path);
     OPENSSL_cleanse(text, sizeof text);
@@ -187,7 +155,7 @@ audit_chain_key_derive(struct audit_key *k, struct err *err)
     audit_chain_mac_free(m);
     if (rc != 0)
         return err_set(err, rc, "cannot derive the audit key id");
-    audit_chain_hex(k->check, (AUDIT_KEY_ID_HEX - 1) / 2, k->id);
+    hex_encode(k->check, (AUDIT_KEY_ID_HEX - 1) / 2, k->id);
     return 0;
 }
 

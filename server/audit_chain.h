@@ -112,7 +112,4 @@ int audit_chain_row_from_result(const struct result *r,
 /* Constant-time comparison of two chain values: 1 when equal. */
 int audit_chain_equal(const unsigned char *a, const unsigned char *b);
 
-/* Lower-case hex of n bytes into out (2n + 1 bytes). */
-void audit_chain_hex(const unsigned char *v, size_t n, char *out);
-
 #endif

@@ -26,6 +26,7 @@
 #include <openssl/rand.h>
 
 #include "buf.h"
+#include "hex.h"
 #include "log.h"
 #include "store.h"
 #include "store_internal.h"
@@ -83,7 +84,7 @@ store_audit_column_chain(sqlite3_stmt *st, int col, struct result *r)
 
     r->chain[0] = '\0';
     if (p != NULL && sqlite3_column_bytes(st, col) == AUDIT_CHAIN_LEN)
-        audit_chain_hex(p, AUDIT_CHAIN_LEN, r->chain);
+        hex_encode(p, AUDIT_CHAIN_LEN, r->chain);
 }
 
 /* The SELECT of a scan: the chain's text columns in encoding order. */
@@ -378,7 +379,7 @@ store_audit_resume(struct store *s, const struct store_audit_meta *m,
     char want[AUDIT_KEY_ID_HEX];
     int rc;
 
-    audit_chain_hex(m->key_check, (AUDIT_KEY_ID_HEX - 1) / 2, want);
+    hex_encode(m->key_check, (AUDIT_KEY_ID_HEX - 1) / 2, want);
     rc = audit_chain_key_load(key_path, 0, &a->key, NULL, err);
     if (rc == ERR_NOTFOUND)
         return err_set(err, ERR_NOTFOUND,
@@ -501,7 +502,7 @@ store_audit_advance(struct store *s, struct result *r,
     a->last_id = r->id;
     a->next_id = r->id + 1;
     memcpy(a->last, chain, AUDIT_CHAIN_LEN);
-    audit_chain_hex(chain, AUDIT_CHAIN_LEN, r->chain);
+    hex_encode(chain, AUDIT_CHAIN_LEN, r->chain);
 }
 
 int

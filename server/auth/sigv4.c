@@ -17,11 +17,11 @@
  * Gateway's wording so that clients and their users see familiar text.
  */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +45,7 @@ sigv4_sha256_hex(const void *p, size_t n, char hex[65])
     unsigned char d[SHA256_DIGEST_LENGTH];
 
     SHA256(p, n, d);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    hex_encode(d, sizeof d, hex);
 }
 
 static void
@@ -68,6 +67,17 @@ sigv4_equal(const char *a, const char *b)
     return CRYPTO_memcmp(a, b, n) == 0;
 }
 
+/* The number the n decimal digits at s spell (checked by the caller). */
+static int
+sigv4_digits(const char *s, int n)
+{
+    int v = 0;
+
+    while (n-- > 0)
+        v = v * 10 + (*s++ - '0');
+    return v;
+}
+
 int
 sigv4_parse_amz_date(const char *s, int64_t *out)
 {
@@ -77,11 +87,14 @@ sigv4_parse_amz_date(const char *s, int64_t *out)
     if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
         return -1;
     for (int i = 0; i < 15; i++)
-        if (i != 8 && !isdigit((unsigned char)s[i]))
+        if (i != 8 && (s[i] < '0' || s[i] > '9'))
             return -1;
-    if (sscanf(s, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-        return -1;
+    tm.tm_year = sigv4_digits(s, 4);
+    tm.tm_mon = sigv4_digits(s + 4, 2);
+    tm.tm_mday = sigv4_digits(s + 6, 2);
+    tm.tm_hour = sigv4_digits(s + 9, 2);
+    tm.tm_min = sigv4_digits(s + 11, 2);
+    tm.tm_sec = sigv4_digits(s + 13, 2);
     if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
         tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
         return -1;
@@ -111,61 +124,85 @@ sigv4_header(const struct sigv4_request *rq, const char *name)
     return NULL;
 }
 
-/* Percent-decode [s, s+n) into a new string ('+' stays '+'), or NULL. */
-static char *
-sigv4_decode(const char *s, size_t n)
+/*
+ * Percent-decode [s, s+n) into out (room for n + 1), '+' staying '+'.
+ * Returns the decoded length, or -1 for a bad escape or a NUL byte.
+ */
+static long
+sigv4_decode(const char *s, size_t n, char *out)
 {
-    char *out = malloc(n + 1);
     size_t o = 0;
 
-    if (out == NULL)
-        return NULL;
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
         if (c == '%') {
             int hi = i + 2 < n ? hex_value((unsigned char)s[i + 1]) : -1;
             int lo = hi < 0 ? -1 : hex_value((unsigned char)s[i + 2]);
             if (lo < 0)
-                goto bad;
+                return -1;
             c = hi * 16 + lo;
             i += 2;
         }
         if (c == 0)
-            goto bad;
+            return -1;
         out[o++] = (char)c;
     }
     out[o] = '\0';
-    return out;
-bad:
-    free(out);
-    return NULL;
+    return (long)o;
 }
 
+/* AWS's unreserved set, spelled out so no locale can widen it. */
 static int
 sigv4_unreserved(int c)
 {
-    return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+           c == '~';
 }
 
-/* Append s percent-encoded with AWS's unreserved set ('/' kept if asked). */
-static int
-sigv4_encode(struct buf *out, const char *s, size_t n, int keep_slash)
+/*
+ * Percent-encode [s, s+n) into out (room for 3n + 1) with AWS's
+ * unreserved set, '/' kept if asked.  Returns the encoded length.
+ */
+static size_t
+sigv4_encode_to(const char *s, size_t n, int keep_slash, char *out)
 {
     static const char hexd[] = "0123456789ABCDEF";
+    size_t o = 0;
 
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        char esc[3] = {'%', hexd[c >> 4], hexd[c & 15]};
-        int rc = sigv4_unreserved(c) || (keep_slash && c == '/')
-                     ? buf_append(out, &s[i], 1)
-                     : buf_append(out, esc, 3);
-        if (rc != 0)
-            return rc;
+        if (sigv4_unreserved(c) || (keep_slash && c == '/')) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hexd[c >> 4];
+            out[o++] = hexd[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Append [s, s+n) to out percent-encoded as sigv4_encode_to does. */
+static int
+sigv4_encode(struct buf *out, const char *s, size_t n, int keep_slash)
+{
+    char chunk[3 * 64 + 1];
+
+    for (size_t i = 0; i < n; i += 64) {
+        size_t len = n - i < 64 ? n - i : 64;
+        size_t o = sigv4_encode_to(s + i, len, keep_slash, chunk);
+        if (buf_append(out, chunk, o) != 0)
+            return ERR_NOMEM;
     }
     return 0;
 }
 
-/* One query parameter, decoded and re-encoded the way AWS signs it. */
+/*
+ * One query parameter, decoded and re-encoded the way AWS signs it.  The
+ * four strings share one allocation, which name points to.
+ */
 struct sigv4_param {
     char *name, *value;   /* decoded */
     char *ename, *evalue; /* canonical encoding */
@@ -179,25 +216,39 @@ struct sigv4_params {
 static void
 sigv4_params_free(struct sigv4_params *ps)
 {
-    for (size_t i = 0; i < ps->n; i++) {
+    for (size_t i = 0; i < ps->n; i++)
         free(ps->p[i].name);
-        free(ps->p[i].value);
-        free(ps->p[i].ename);
-        free(ps->p[i].evalue);
-    }
     ps->n = 0;
 }
 
-static char *
-sigv4_encoded(const char *s)
+/*
+ * Decode "name=value" ([q, q+len); no '=' means an empty value) and
+ * encode both again, into one block.  Returns 0, ERR_INVALID or
+ * ERR_NOMEM.
+ */
+static int
+sigv4_param_set(struct sigv4_param *p, const char *q, size_t len)
 {
-    struct buf b = BUF_INIT;
+    const char *eq = memchr(q, '=', len);
+    size_t nn = eq ? (size_t)(eq - q) : len;
+    size_t vn = eq ? len - nn - 1 : 0;
+    long dn, dv;
+    char *block;
 
-    if (sigv4_encode(&b, s, strlen(s), 0) != 0) {
-        buf_free(&b);
-        return NULL;
-    }
-    return buf_steal(&b);
+    /* Decoded text is never longer, encoded text at most 3 times. */
+    if (len > SIZE_MAX / 4 - 4 || (block = malloc(4 * len + 4)) == NULL)
+        return ERR_NOMEM;
+    p->name = block;
+    dn = sigv4_decode(q, nn, p->name);
+    p->value = p->name + nn + 1;
+    dv = dn < 0 ? -1 : sigv4_decode(eq ? eq + 1 : "", vn, p->value);
+    if (dv < 0)
+        return ERR_INVALID;
+    p->ename = p->value + vn + 1;
+    p->evalue =
+        p->ename + sigv4_encode_to(p->name, (size_t)dn, 0, p->ename) + 1;
+    sigv4_encode_to(p->value, (size_t)dv, 0, p->evalue);
+    return 0;
 }
 
 /* Split a raw query into ps.  Returns 0, ERR_INVALID or ERR_NOMEM. */
@@ -206,9 +257,10 @@ sigv4_params_parse(const char *q, struct sigv4_params *ps, struct err *err)
 {
     ps->n = 0;
     while (q != NULL && *q != '\0') {
-        const char *amp = strchr(q, '&'), *eq;
+        const char *amp = strchr(q, '&');
         size_t len = amp ? (size_t)(amp - q) : strlen(q);
         struct sigv4_param *p;
+        int rc;
 
         if (len == 0) {
             q++;
@@ -219,16 +271,11 @@ sigv4_params_parse(const char *q, struct sigv4_params *ps, struct err *err)
                            SIGV4_QUERY_PARAMS_MAX);
         p = &ps->p[ps->n++];
         memset(p, 0, sizeof *p);
-        eq = memchr(q, '=', len);
-        p->name = sigv4_decode(q, eq ? (size_t)(eq - q) : len);
-        p->value =
-            eq ? sigv4_decode(eq + 1, len - (size_t)(eq - q) - 1) : strdup("");
-        if (p->name == NULL || p->value == NULL)
+        rc = sigv4_param_set(p, q, len);
+        if (rc == ERR_INVALID)
             return err_set(err, ERR_INVALID,
                            "query: badly percent-encoded parameter");
-        p->ename = sigv4_encoded(p->name);
-        p->evalue = sigv4_encoded(p->value);
-        if (p->ename == NULL || p->evalue == NULL)
+        if (rc != 0)
             return err_set(err, ERR_NOMEM, "out of memory");
         q += len;
     }
@@ -271,9 +318,16 @@ sigv4_canonical_query(const struct sigv4_params *ps, unsigned flags,
         sorted[n++] = &ps->p[i];
     }
     qsort(sorted, n, sizeof sorted[0], sigv4_param_cmp);
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = buf_printf(out, "%s%s=%s", i ? "&" : "", sorted[i]->ename,
-                        sorted[i]->evalue);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i > 0)
+            rc = buf_append(out, "&", 1);
+        if (rc == 0)
+            rc = buf_puts(out, sorted[i]->ename);
+        if (rc == 0)
+            rc = buf_append(out, "=", 1);
+        if (rc == 0)
+            rc = buf_puts(out, sorted[i]->evalue);
+    }
     return rc;
 }
 
@@ -287,15 +341,16 @@ sigv4_canonical_query(const struct sigv4_params *ps, unsigned flags,
 static int
 sigv4_canonical_path(const char *path, unsigned flags, struct buf *out)
 {
-    size_t n = strlen(path), nseg = 0, *starts, *lens;
+    size_t n = strlen(path), nseg = 0, *starts, *lens, small[2][32];
     int rc = 0, trailing = 0;
 
     if (n == 0)
         return buf_puts(out, "/");
     if (!(flags & SIGV4_NORMALIZE))
         return sigv4_encode(out, path, n, 1);
-    starts = calloc(n + 1, sizeof *starts);
-    lens = calloc(n + 1, sizeof *lens);
+    /* A path has at most n + 1 segments; most fit on the stack. */
+    starts = n < 32 ? small[0] : calloc(n + 1, sizeof *starts);
+    lens = n < 32 ? small[1] : calloc(n + 1, sizeof *lens);
     if (starts == NULL || lens == NULL) {
         rc = ERR_NOMEM;
         goto out;
@@ -324,8 +379,10 @@ sigv4_canonical_path(const char *path, unsigned flags, struct buf *out)
     if (rc == 0 && (nseg == 0 || trailing))
         rc = buf_puts(out, "/");
 out:
-    free(starts);
-    free(lens);
+    if (starts != small[0])
+        free(starts);
+    if (lens != small[1])
+        free(lens);
     return rc;
 }
 
@@ -497,8 +554,7 @@ sigv4_sign(const unsigned char key[32], const char *sts, char hex[65])
     unsigned char mac[32];
 
     sigv4_hmac(key, 32, sts, mac);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    hex_encode(mac, sizeof mac, hex);
 }
 
 void
