@@ -512,43 +512,98 @@ store_filter_init(struct store_filter *f)
     f->limit = 50;
 }
 
-static void
-store_where(struct buf *sql, const struct store_filter *f)
+/*
+ * Filters whose column has an index that leaves out the rows where it
+ * equals principal (migrations/0007_fold_principal_indexes.sql).
+ */
+static int
+store_folded(int by)
 {
-    const char *sep = " WHERE ";
+    return by == STORE_BY_SUBJECT || by == STORE_BY_PRINCIPAL_ARN ||
+           by == STORE_BY_SOURCE_ADDR;
+}
 
+/*
+ * The conditions of f joined by AND, with parameters numbered in the
+ * order store_bind_filter binds them.  *fold is the parameter of the
+ * first folded filter (0: none) and *col its column, *nparam the count
+ * of parameters.  Returns 0 or ERR_NOMEM.
+ */
+static int
+store_where(struct buf *w, const struct store_filter *f, int *fold,
+            const char **col, int *nparam)
+{
+    const char *sep = "";
+    int k = 0, rc = 0;
+
+    *fold = 0;
     for (int i = 0; i < STORE_BY_COUNT; i++) {
         if (f->eq[i] == NULL)
             continue;
-        buf_printf(sql, "%s%s = ?", sep, store_filter_names[i]);
+        rc |= buf_printf(w, "%s%s = ?%d", sep, store_filter_names[i], ++k);
+        if (*fold == 0 && store_folded(i)) {
+            *fold = k;
+            *col = store_filter_names[i];
+        }
         sep = " AND ";
     }
     if (f->auth >= 0) {
-        buf_printf(sql, "%sauth = ?", sep);
+        rc |= buf_printf(w, "%sauth = ?%d", sep, ++k);
         sep = " AND ";
     }
     if (f->status >= 0) {
-        buf_printf(sql, "%sstatus = ?", sep);
+        rc |= buf_printf(w, "%sstatus = ?%d", sep, ++k);
         sep = " AND ";
     }
     if (f->since_ms > 0) {
-        buf_printf(sql, "%sreceived_ms >= ?", sep);
+        rc |= buf_printf(w, "%sreceived_ms >= ?%d", sep, ++k);
         sep = " AND ";
     }
     if (f->until_ms > 0) {
-        buf_printf(sql, "%sreceived_ms < ?", sep);
+        rc |= buf_printf(w, "%sreceived_ms < ?%d", sep, ++k);
         sep = " AND ";
     }
     if (f->before_id > 0) {
-        buf_printf(sql, "%sid < ?", sep);
+        rc |= buf_printf(w, "%sid < ?%d", sep, ++k);
         sep = " AND ";
     }
     if (f->after_id > 0)
-        buf_printf(sql, "%sid > ?", sep);
-    buf_printf(sql, " ORDER BY id %s LIMIT ?",
-               (f->after_id > 0 || f->oldest_first) && !f->newest_first
-                   ? "ASC"
-                   : "DESC");
+        rc |= buf_printf(w, "%sid > ?%d", sep, ++k);
+    *nparam = k;
+    return rc ? ERR_NOMEM : 0;
+}
+
+/*
+ * The listing query of f.  A folded filter col = X becomes two arms:
+ * the rows with principal = X (and col = X) through results_by_principal
+ * and the rows where col is not principal through col's own index.
+ * UNION ALL under one ORDER BY id is a merge of two index ranges, so
+ * LIMIT still stops early.  Returns 0 or ERR_NOMEM.
+ */
+static int
+store_list_sql(struct buf *sql, const struct store_filter *f)
+{
+    struct buf w = BUF_INIT;
+    const char *col = NULL;
+    int fold, nparam, rc;
+
+    rc = store_where(&w, f, &fold, &col, &nparam);
+    rc |= store_select_sql(sql);
+    if (nparam > 0)
+        rc |= buf_printf(sql, " WHERE %s", w.data);
+    if (fold > 0) {
+        rc |= buf_printf(sql, " AND principal = ?%d UNION ALL ", fold);
+        rc |= store_select_sql(sql);
+        rc |= buf_printf(sql, " WHERE %s AND %s IS NOT principal", w.data,
+                         col);
+    }
+    rc |= buf_printf(sql, " ORDER BY id %s LIMIT ?%d",
+                     (f->after_id > 0 || f->oldest_first) && !f->newest_first
+                         ? "ASC"
+                         : "DESC",
+                     nparam + 1);
+    buf_free(&w);
+    return rc ? ERR_NOMEM : 0;
 }
 
 static void
@@ -597,12 +652,11 @@ store_list(struct store *s, const struct store_filter *f,
         return err_set(err, ERR_INVALID, "limit: must be from 1 to %d",
                        STORE_LIST_MAX);
     out = calloc((size_t)limit, sizeof *out);
-    if (out == NULL || store_select_sql(&sql) != 0) {
+    if (out == NULL || store_list_sql(&sql, f) != 0) {
         free(out);
         buf_free(&sql);
         return err_set(err, ERR_NOMEM, "out of memory");
     }
-    store_where(&sql, f);
     db = store_reader_get(s);
     rc = sqlite3_prepare_v2(db, sql.data, -1, &st, NULL);
     buf_free(&sql);

@@ -46,10 +46,10 @@ teardown(void)
     tsrv_cleanup(&dir);
 }
 
-/* Insert one result; returns its id. */
+/* Insert one result with these identity columns; returns its id. */
 static int64_t
-put(const char *suite, enum result_status status, enum result_auth auth,
-    const char *principal)
+put_ident(const char *suite, enum result_status status, enum result_auth auth,
+          const char *subject, const char *arn, const char *addr)
 {
     struct result r;
     struct err e = {0, ""};
@@ -62,18 +62,26 @@ put(const char *suite, enum result_status status, enum result_auth auth,
     r.status = status;
     r.auth = auth;
     r.payload = strdup("{\"x\":1}");
-    r.ident.source_addr = strdup("127.0.0.1");
+    r.ident.source_addr = strdup(addr);
     r.ident.request_id = strdup("req");
-    if (auth == RESULT_AUTH_IAM)
-        r.ident.principal_arn = strdup(principal);
-    else if (auth == RESULT_AUTH_JWT)
-        r.ident.subject = strdup(principal);
+    r.ident.subject = subject ? strdup(subject) : NULL;
+    r.ident.principal_arn = arn ? strdup(arn) : NULL;
     cr_assert_eq(result_set_principal(&r), 0);
     cr_assert_eq(store_insert(st, &r, &e), 0, "%s", e.msg);
     cr_assert_gt(r.id, 0);
     id = r.id;
     result_free(&r);
     return id;
+}
+
+/* Insert one result from 127.0.0.1; principal is the subject or ARN. */
+static int64_t
+put(const char *suite, enum result_status status, enum result_auth auth,
+    const char *principal)
+{
+    return put_ident(suite, status, auth,
+                     auth == RESULT_AUTH_JWT ? principal : NULL,
+                     auth == RESULT_AUTH_IAM ? principal : NULL, "127.0.0.1");
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
@@ -153,6 +161,102 @@ Test(store, list_filters_and_paginates_newest_first)
     cr_assert_eq(n, 1);
     cr_assert_eq(rows[0].id, ids[3]);
     store_rows_free(rows, n);
+}
+
+/* A passing result of suite "fold" with these identity columns. */
+static int64_t
+putf(enum result_auth auth, const char *subject, const char *arn,
+     const char *addr)
+{
+    return put_ident("fold", RESULT_PASS, auth, subject, arn, addr);
+}
+
+/* List with f and assert the ids, in order; n_want of them. */
+static void
+assert_ids(struct store_filter *f, const int64_t *want, size_t n_want)
+{
+    struct result *rows;
+    struct err e = {0, ""};
+    size_t n;
+
+    cr_assert_eq(store_list(st, f, &rows, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, n_want, "got %zu rows, want %zu", n, n_want);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(rows[i].id, want[i], "row %zu: id %lld, want %lld", i,
+                     (long long)rows[i].id, (long long)want[i]);
+    store_rows_free(rows, n);
+}
+
+/*
+ * Subject, principal ARN and source address are indexed only where they
+ * differ from principal (migration 0007): a filter on one of them must
+ * still find every row, both kinds interleaved in id order, across pages
+ * in both directions, combined with other filters, and for a row written
+ * by something other than labgate whose principal is unrelated.
+ */
+Test(store, folded_identity_filters_find_every_row_in_order)
+{
+    const char *s = "repo:o/r:ref:refs/heads/main", *arn = "arn:role/ci";
+    struct store_filter f;
+    sqlite3 *db;
+    int64_t id[8], foreign;
+
+    id[0] = putf(RESULT_AUTH_JWT, s, NULL, "10.0.0.1");
+    id[1] = putf(RESULT_AUTH_IAM, s, arn, "10.0.0.2");
+    id[2] = putf(RESULT_AUTH_JWT, "repo:o/x:ref:y", NULL, "10.0.0.2");
+    id[3] = putf(RESULT_AUTH_NONE, NULL, NULL, "10.0.0.2");
+    id[4] = putf(RESULT_AUTH_JWT, s, NULL, "10.0.0.1");
+    id[5] = putf(RESULT_AUTH_IAM, s, arn, "10.0.0.1");
+    id[6] = putf(RESULT_AUTH_NONE, NULL, NULL, "10.0.0.1");
+    id[7] = putf(RESULT_AUTH_IAM, NULL, arn, "10.0.0.2");
+    cr_assert_eq(sqlite3_open(dir.db, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+                              "INSERT INTO results (received_ms, route, "
+                              "auth, suite, status, payload, principal, "
+                              "source_addr, request_id, subject, "
+                              "principal_arn) VALUES (1, '/x', 'iam', "
+                              "'fold', 'pass', '{}', 'someone', "
+                              "'10.0.0.9', 'r', "
+                              "'repo:o/r:ref:refs/heads/main', "
+                              "'arn:role/ci')",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    foreign = sqlite3_last_insert_rowid(db);
+    sqlite3_close(db);
+
+    store_filter_init(&f);
+    f.eq[STORE_BY_SUBJECT] = s;
+    f.limit = 3;
+    assert_ids(&f, (int64_t[]){foreign, id[5], id[4]}, 3);
+    f.before_id = id[4];
+    assert_ids(&f, (int64_t[]){id[1], id[0]}, 2);
+    f.before_id = 0;
+    f.oldest_first = 1;
+    assert_ids(&f, (int64_t[]){id[0], id[1], id[4]}, 3);
+    f.oldest_first = 0;
+    f.after_id = id[4];
+    assert_ids(&f, (int64_t[]){id[5], foreign}, 2);
+
+    store_filter_init(&f);
+    f.eq[STORE_BY_SUBJECT] = s;
+    f.auth = RESULT_AUTH_IAM;
+    assert_ids(&f, (int64_t[]){foreign, id[5], id[1]}, 3);
+
+    store_filter_init(&f);
+    f.eq[STORE_BY_PRINCIPAL_ARN] = arn;
+    assert_ids(&f, (int64_t[]){foreign, id[7], id[5], id[1]}, 4);
+    f.eq[STORE_BY_PRINCIPAL] = arn;
+    assert_ids(&f, (int64_t[]){id[7], id[5], id[1]}, 3);
+
+    store_filter_init(&f);
+    f.eq[STORE_BY_SOURCE_ADDR] = "10.0.0.2";
+    assert_ids(&f, (int64_t[]){id[7], id[3], id[2], id[1]}, 4);
+    f.eq[STORE_BY_SUBJECT] = s;
+    assert_ids(&f, (int64_t[]){id[1]}, 1);
+
+    store_filter_init(&f);
+    f.eq[STORE_BY_PRINCIPAL] = s;
+    assert_ids(&f, (int64_t[]){id[4], id[0]}, 2);
 }
 
 Test(store, aggregate_tracks_latest_and_counts_per_suite_and_auth)
