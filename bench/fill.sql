@@ -1,8 +1,10 @@
 -- Fill the results table for the scale benchmark (bench/run.sh -s) with
 -- rows number @from to @to of a sequence in which 2,000 suites, the three
 -- auth paths, statuses and principals are spread like a busy team
--- endpoint, payloads of ~120 bytes.  Rows 1 to 6,000 hold one result for
--- each of the 6,000 suite and auth cells.  Set the bounds first:
+-- endpoint, payloads of ~120 bytes.  principal is the source address,
+-- the subject or the principal ARN by auth path, as labgate sets it.
+-- Rows 1 to 6,000 hold one result for each of the 6,000 suite and auth
+-- cells.  Set the bounds first:
 --   sqlite3 -cmd ".parameter set @from 1" -cmd ".parameter set @to 6000" \
 --       labgate.db <bench/fill.sql
 -- These rows bypass the server, so they carry no audit chain value and
@@ -16,7 +18,7 @@ WITH RECURSIVE n(x) AS (SELECT @from UNION ALL SELECT x + 1 FROM n
                         WHERE x < @to)
 INSERT INTO results (received_ms, route, auth, suite, status, payload,
                      principal, source_addr, user_agent, request_id,
-                     repository, subject)
+                     repository, subject, principal_arn)
 SELECT 1780000000000 + x * 1000,
        CASE x % 3 WHEN 0 THEN '/lab/results' WHEN 1 THEN '/lab/results-secure'
                   ELSE '/lab/results-ci' END,
@@ -27,12 +29,17 @@ SELECT 1780000000000 + x * 1000,
        '{"suite":"suite-' || (x % 2000) || '","status":"pass","run_id":"'
            || x || '","duration_ms":' || (x % 5000)
            || ',"commit":"0123456789abcdef0123456789abcdef01234567"}',
-       'principal-' || (x % 500),
+       CASE x % 3 WHEN 0 THEN '10.0.' || (x % 250) || '.' || (x % 200)
+                  WHEN 1 THEN 'repo:org/repo-' || (x % 500)
+                  ELSE 'arn:aws:iam::123456789012:role/ci-' || (x % 500)
+       END,
        '10.0.' || (x % 250) || '.' || (x % 200),
        'bench-fill/1.0',
        'fill' || x,
        CASE WHEN x % 3 = 1 THEN 'org/repo-' || (x % 500) END,
-       CASE WHEN x % 3 = 1 THEN 'repo:org/repo-' || (x % 500) END
+       CASE WHEN x % 3 = 1 THEN 'repo:org/repo-' || (x % 500) END,
+       CASE WHEN x % 3 = 2
+            THEN 'arn:aws:iam::123456789012:role/ci-' || (x % 500) END
 FROM n;
 -- labgate keeps suite_status itself (server/store_agg.c), so rows put in
 -- behind its back are counted here; "recent" gets only the last outcome.

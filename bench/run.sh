@@ -14,11 +14,12 @@
 # wrk's Lua cannot sign and header signatures expire with the clock-skew
 # window), each reused, as CI jobs reuse their credentials.
 #
-# -s adds the scale check: open-route posting, GET /lab/results and GET
-# /lab/summary latency and the server's resident memory on an empty
-# database, then with 6,000 suite and auth cells of one row each (the
-# summary's baseline: its size follows the cells, not the rows), then
-# with those cells holding 1,000,000 rows (bench/fill.sql).
+# -s adds the scale check: open-route posting, GET /lab/results (newest
+# 50, and newest 50 of one source address), GET /lab/summary latency and
+# the server's resident memory on an empty database, then with 6,000
+# suite and auth cells of one row each (the summary's baseline: its size
+# follows the cells, not the rows), then with those cells holding
+# 1,000,000 rows (bench/fill.sql).
 #
 # usage: bench/run.sh [-d SECONDS] [-c "1 16 64 256"] [-t THREADS]
 #                     [-r "open jwt-reuse jwt-fresh iam"] [-n FRESH_TOKENS] [-s]
@@ -200,6 +201,13 @@ scale_rows() {
     set -- $(run_wrk "http://127.0.0.1:$lab_port" \
         "$top/bench/get_list.lua" 16)
     printf "| %s | GET /lab/results?limit=50, 16 conns | %.0f | %.2f | %.2f | %d |\n" \
+        "$label" "$1" "$(echo "$2" | awk '{print $1/1000}')" \
+        "$(echo "$3" | awk '{print $1/1000}')" $(($5 + $6))
+    # Source address is folded into principal for open-route rows only
+    # (migrations/0007): this filter reads both of its index arms.
+    set -- $(LIST_FILTER=source_addr=10.0.7.7 run_wrk \
+        "http://127.0.0.1:$lab_port" "$top/bench/get_list.lua" 16)
+    printf "| %s | GET /lab/results?source_addr=..., 16 conns | %.0f | %.2f | %.2f | %d |\n" \
         "$label" "$1" "$(echo "$2" | awk '{print $1/1000}')" \
         "$(echo "$3" | awk '{print $1/1000}')" $(($5 + $6))
     set -- $(run_wrk "http://127.0.0.1:$lab_port" \
