@@ -5,7 +5,8 @@
  * writer thread: taking the write lock with BEGIN IMMEDIATE proves that
  * the file is writable by this process and that no one holds the lock
  * for longer than the wait, and rolling back leaves no trace (no result
- * row, no WAL frame).
+ * row, no WAL frame).  After a failed fdatasync (store_sync.c) the store
+ * refuses every result until a restart, so it is not ready either.
  */
 #include <sqlite3.h>
 
@@ -38,6 +39,10 @@ store_check_writable(struct store *s, int wait_ms, struct err *err)
 
     if (store_queue_has_room(s, err) != 0)
         return err->code;
+    if (store_sync_failed(s))
+        return err_set(err, ERR_IO,
+                       "an fdatasync of the write-ahead log failed; check "
+                       "the disk, then restart labgate");
     rc = sqlite3_open_v2(s->path, &db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {

@@ -492,3 +492,71 @@ Test(faults, read_only_filesystem_gives_503_and_loses_nothing)
     start_server(",\"jwt\":{}");
     expect_recovery_then_durable();
 }
+
+/*
+ * The disk stops confirming writes: fdatasync of the WAL fails (with
+ * tests/support/fail_sync.c preloaded, while a trigger file exists).
+ * The posts of that batch get 503, and so does every post after it even
+ * once fdatasync works again, because the kernel may have dropped the
+ * pages it could not write (store_sync.c); /readyz says why.  A restart
+ * takes posts again, and every result answered 201 is there.
+ */
+Test(faults, failed_fdatasync_refuses_posts_until_restart)
+{
+    char trigger[TSUPPORT_PATH_MAX], asan[512], msg[512];
+    const char *old_asan = getenv("ASAN_OPTIONS");
+    struct tresp r;
+    int unconfirmed;
+    FILE *f;
+
+    snprintf(trigger, sizeof trigger, "%s/fail-sync", srv.dir);
+    /* A preloaded library comes before the sanitizer's runtime. */
+    snprintf(asan, sizeof asan, "%s%sverify_asan_link_order=0",
+             old_asan ? old_asan : "", old_asan ? ":" : "");
+    setenv("ASAN_OPTIONS", asan, 1);
+    setenv("LD_PRELOAD", LABGATE_FAIL_SYNC_LIB, 1);
+    setenv("LABGATE_TEST_FAIL_SYNC", trigger, 1);
+    start_server(",\"jwt\":{}");
+    unsetenv("LD_PRELOAD");
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(post("before", 100, NULL, 0), 201);
+
+    cr_assert((f = fopen(trigger, "w")) != NULL);
+    fclose(f);
+    cr_assert_eq(post("unconfirmed", 100, msg, sizeof msg), 503, "%s", msg);
+    cr_assert_str_eq(msg, "{\"message\":\"result not stored: the disk did "
+                          "not confirm the write (fdatasync failed); the "
+                          "store refuses results until labgate is "
+                          "restarted\"}");
+    cr_assert(tsrv_log_has(&srv, "event=sync_failed"));
+    cr_assert(tsrv_log_has(&srv, "action=refuse_until_restart"));
+
+    /* The disk answers again; the store still refuses, and says so. */
+    cr_assert_eq(unlink(trigger), 0);
+    cr_assert_eq(post("after-fault", 100, msg, sizeof msg), 503, "%s", msg);
+    cr_assert_str_eq(msg, "{\"message\":\"result not stored: the disk did "
+                          "not confirm an earlier write (fdatasync "
+                          "failed); the store refuses results until "
+                          "labgate is restarted\"}");
+    cr_assert_eq(thttp_get(&srv, "/readyz", &r), 0);
+    cr_assert_eq(r.status, 503);
+    cr_assert_str_eq(r.body, "{\"message\":\"not ready: store: an fdatasync "
+                             "of the write-ahead log failed; check the "
+                             "disk, then restart labgate\"}");
+    tresp_free(&r);
+
+    cr_assert_eq(tsrv_stop(&srv), 0);
+    cr_assert_eq(tsrv_count_rows(&srv, "WHERE suite = 'after-fault'"), 0);
+    start_server(",\"jwt\":{}");
+    cr_assert_eq(thttp_get(&srv, "/readyz", &r), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    tresp_free(&r);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(post("restarted", 100, NULL, 0), 201);
+    cr_assert_eq(tsrv_stop(&srv), 0);
+    cr_assert_eq(nacked, 10);
+    /* The unconfirmed row may or may not have reached the disk. */
+    unconfirmed = tsrv_count_rows(&srv, "WHERE suite = 'unconfirmed'");
+    cr_assert(unconfirmed == 0 || unconfirmed == 1, "%d", unconfirmed);
+    expect_all_acked_stored(nacked + unconfirmed);
+}
