@@ -543,3 +543,125 @@ Test(sigv4, other_authorization_schemes_list_every_missing_part)
                      "either a 'X-Amz-Date' or a 'Date' header.");
     sigv4_auth_free(&a);
 }
+
+/*
+ * The canonical request of GET path?query with only a host header
+ * signed, into out; returns what sigv4_canonical_request returned.
+ */
+static int
+canonical(const char *path, const char *query, struct buf *out, struct err *e)
+{
+    struct sigv4_header h = {"Host", "h"};
+    struct sigv4_request rq = {"GET", path, query, &h, 1, NULL, 0};
+    struct sigv4_auth a;
+
+    memset(&a, 0, sizeof a);
+    snprintf(a.signed_headers, sizeof a.signed_headers, "host");
+    buf_reset(out);
+    return sigv4_canonical_request(&rq, &a, SIGV4_NORMALIZE, out, e);
+}
+
+/* The canonical query line (the third) of path?query. */
+static void
+expect_query(const char *query, const char *want)
+{
+    struct buf out = BUF_INIT;
+    struct err e = {0, ""};
+    char *line, *end;
+
+    cr_assert_eq(canonical("/", query, &out, &e), 0, "%s: %s", query, e.msg);
+    line = strchr(strchr(out.data, '\n') + 1, '\n') + 1;
+    end = strchr(line, '\n');
+    cr_assert_eq(strncmp(line, want, (size_t)(end - line)), 0,
+                 "%s: got %.*s, want %s", query, (int)(end - line), line, want);
+    cr_assert_eq(strlen(want), (size_t)(end - line), "%s: got %.*s", query,
+                 (int)(end - line), line);
+    buf_free(&out);
+}
+
+Test(sigv4, query_parameters_are_decoded_encoded_again_and_sorted)
+{
+    char big[3 * 200 + 8], want[3 * 200 + 8];
+
+    expect_query("b=2&a=1", "a=1&b=2");
+    expect_query("flag&a=", "a=&flag=");
+    expect_query("=v&a=1", "=v&a=1");
+    expect_query("a=%2f%2F/&b=+", "a=%2F%2F%2F&b=%2B");
+    expect_query("a=%e2%82%ac%7E-_.", "a=%E2%82%AC~-_.");
+    expect_query("k%20y=v%20w", "k%20y=v%20w");
+    expect_query("a=2&a=1&&a=10", "a=1&a=10&a=2");
+    /* Longer than any fixed chunk: every byte escaped. */
+    strcpy(big, "v=");
+    strcpy(want, "v=");
+    for (int i = 0; i < 200; i++) {
+        strcat(big, "%40");
+        strcat(want, "%40");
+    }
+    expect_query(big, want);
+}
+
+Test(sigv4, badly_encoded_query_parameters_are_refused)
+{
+    static const char *const bad[] = {"a=%zz", "a=%4",  "a=%",
+                                      "%g1=b", "a=%00", "a%00=b"};
+    struct buf out = BUF_INIT;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct err e = {0, ""};
+        cr_assert_eq(canonical("/", bad[i], &out, &e), ERR_INVALID, "%s",
+                     bad[i]);
+        cr_assert_str_eq(e.msg, "query: badly percent-encoded parameter", "%s",
+                         bad[i]);
+    }
+    buf_free(&out);
+}
+
+Test(sigv4, long_paths_are_normalised_and_encoded)
+{
+    struct buf out = BUF_INIT, want = BUF_INIT;
+    struct err e = {0, ""};
+    char path[512];
+
+    /* More segments than fit on the stack, dot segments among them. */
+    strcpy(path, "");
+    for (int i = 0; i < 39; i++)
+        strcat(path, i % 4 == 3 ? "/x/.." : "/a b");
+    cr_assert_eq(canonical(path, NULL, &out, &e), 0, "%s", e.msg);
+    buf_puts(&want, "GET\n");
+    for (int i = 0; i < 39; i++)
+        if (i % 4 != 3)
+            buf_puts(&want, "/a%20b");
+    buf_puts(&want, "\n");
+    cr_assert_eq(strncmp(out.data, want.data, want.len), 0, "%s", out.data);
+
+    /* One segment longer than the encoder's chunk, every byte escaped. */
+    buf_reset(&want);
+    strcpy(path, "/");
+    buf_puts(&want, "GET\n/");
+    for (int i = 0; i < 100; i++) {
+        strcat(path, "*");
+        buf_puts(&want, "%2A");
+    }
+    buf_puts(&want, "\n");
+    cr_assert_eq(canonical(path, NULL, &out, &e), 0, "%s", e.msg);
+    cr_assert_eq(strncmp(out.data, want.data, want.len), 0, "%s", out.data);
+    buf_free(&out);
+    buf_free(&want);
+}
+
+Test(sigv4, amz_dates_are_parsed_exactly)
+{
+    int64_t t;
+
+    cr_assert_eq(sigv4_parse_amz_date("20150830T123600Z", &t), 0);
+    cr_assert_eq(t, T0);
+    cr_assert_eq(sigv4_parse_amz_date("20241231T235960Z", &t), 0);
+    cr_assert_eq(t, 1735689600); /* a leap second rolls over */
+    cr_assert_eq(sigv4_parse_amz_date("20150830T123600", &t), -1);
+    cr_assert_eq(sigv4_parse_amz_date("2015083OT123600Z", &t), -1);
+    cr_assert_eq(sigv4_parse_amz_date("20151330T123600Z", &t), -1);
+    cr_assert_eq(sigv4_parse_amz_date("20150800T123600Z", &t), -1);
+    cr_assert_eq(sigv4_parse_amz_date("20150830T243600Z", &t), -1);
+    cr_assert_eq(sigv4_parse_amz_date("+0150830T123600Z", &t), -1);
+    cr_assert_eq(sigv4_parse_amz_date("20150830 123600Z", &t), -1);
+}
