@@ -30,7 +30,7 @@ duration=10
 conns="1 16 64 256"
 threads=320
 routes="open jwt-reuse jwt-fresh iam"
-fresh=100000
+fresh=400000
 scale=0
 while getopts d:c:t:r:n:s opt; do
     case $opt in
