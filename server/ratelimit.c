@@ -5,10 +5,14 @@
  * second; each post takes one, and a post that finds less than one token
  * is refused with 429 and the seconds until a token is back.  Buckets
  * live in a chained hash table with a least-recently-used list through
- * them; when the table holds max_keys buckets the least recently used one
- * is dropped, so memory stays bounded however many identities or source
- * addresses a client can produce.  A dropped bucket comes back full, which
- * only ever lets a client through sooner, never refuses it wrongly.  On
+ * them; when the table holds max_keys buckets one is dropped, so memory
+ * stays bounded however many identities or source addresses a client can
+ * produce.  A dropped bucket comes back full, which only ever lets a
+ * client through sooner, never refuses it wrongly; to keep that gift
+ * small the drop takes, among the least recently used, a bucket that has
+ * refilled (it carries nothing) or else the one closest to full, so a
+ * client that floods the table with new keys cannot push out its own
+ * empty bucket and start again with a full one.  On
  * the open route an IPv6 client is keyed by its prefix (/64 unless
  * configured): a host is commonly given a whole /64, and one bucket per
  * address would let it take a fresh bucket with every address it uses.
@@ -53,6 +57,9 @@ struct ratelimit {
     int ipv6_prefix; /* bits of an IPv6 client address that key it */
     struct ratelimit_bucket *oldest, *newest;
 };
+
+/* How many of the least recently used buckets an eviction weighs. */
+#define RATELIMIT_EVICT_SCAN 16
 
 static const char *const ratelimit_kind_names[RATELIMIT_KIND_COUNT] = {
     "open", "jwt", "iam"};
@@ -212,20 +219,57 @@ ratelimit_push_lru(struct ratelimit *rl, struct ratelimit_bucket *b)
     rl->newest = b;
 }
 
-/* Drop the least recently used bucket from the table and the list. */
+/* Drop b from the table and the list. */
 static void
-ratelimit_evict(struct ratelimit *rl)
+ratelimit_drop(struct ratelimit *rl, struct ratelimit_bucket *b)
 {
-    struct ratelimit_bucket *b = rl->oldest, **pp;
+    struct ratelimit_bucket **pp;
 
-    if (b == NULL)
-        return;
     for (pp = &rl->table[b->hash & rl->mask]; *pp != b; pp = &(*pp)->hnext)
         ;
     *pp = b->hnext;
     ratelimit_unlink_lru(rl, b);
     free(b);
     rl->count--;
+}
+
+/* The tokens b holds at now_ms, refilled and capped at its burst. */
+static double
+ratelimit_level(const struct ratelimit *rl, const struct ratelimit_bucket *b,
+                int64_t now_ms)
+{
+    const struct ratelimit_rule *rule = &rl->rule[b->kind];
+    double t = b->tokens;
+
+    if (now_ms > b->last_ms)
+        t += (double)(now_ms - b->last_ms) / 1000.0 * rule->per_second;
+    return t < rule->burst ? t : rule->burst;
+}
+
+/*
+ * Make room for one bucket: of the RATELIMIT_EVICT_SCAN least recently
+ * used, the oldest that has refilled to its burst (dropping it changes
+ * no answer), or else the one fullest for its burst (the smallest gift
+ * of tokens to its client when it comes back full).
+ */
+static void
+ratelimit_make_room(struct ratelimit *rl, int64_t now_ms)
+{
+    struct ratelimit_bucket *b = rl->oldest, *pick = NULL;
+    double best = -1.0;
+
+    for (int i = 0; b != NULL && i < RATELIMIT_EVICT_SCAN; i++, b = b->newer) {
+        double burst = rl->rule[b->kind].burst;
+        double fill = burst > 0 ? ratelimit_level(rl, b, now_ms) / burst : 1;
+        if (fill > best) {
+            best = fill;
+            pick = b;
+        }
+        if (fill >= 1.0)
+            break;
+    }
+    if (pick != NULL)
+        ratelimit_drop(rl, pick);
 }
 
 static struct ratelimit_bucket *
@@ -240,7 +284,7 @@ ratelimit_find(struct ratelimit *rl, enum ratelimit_kind kind, const char *key,
         if (b->hash == h && b->kind == kind && strcmp(b->key, key) == 0)
             return b;
     if (rl->count >= rl->max_keys)
-        ratelimit_evict(rl);
+        ratelimit_make_room(rl, now_ms);
     len = strlen(key);
     b = malloc(sizeof *b + len + 1);
     if (b == NULL)
@@ -377,7 +421,7 @@ ratelimit_free(struct ratelimit *rl)
     if (rl == NULL)
         return;
     while (rl->oldest != NULL)
-        ratelimit_evict(rl);
+        ratelimit_drop(rl, rl->oldest);
     free(rl->table);
     pthread_mutex_destroy(&rl->lock);
     free(rl);

@@ -1,7 +1,8 @@
 /*
  * The token bucket on its own, with times supplied by the test: burst,
  * refill rate, Retry-After rounding, separate buckets per key and kind,
- * the bound on memory, and every configuration error naming its key.
+ * the bound on memory and which bucket it drops, and every configuration
+ * error naming its key.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -172,4 +173,57 @@ Test(ratelimit, ipv6_clients_are_keyed_by_their_prefix)
     ratelimit_free(rl);
     ratelimit_free(rl56);
     ratelimit_free(rl128);
+}
+
+/*
+ * A client that has spent its burst floods the table with new keys, as
+ * one with many addresses or identities can, hoping its own empty bucket
+ * is dropped and comes back full.  The drop takes the fullest of the
+ * least recently used instead, so when the flood is over the client has
+ * only what one second of refill gave it.
+ */
+Test(ratelimit, flooding_new_keys_does_not_refill_a_spent_bucket)
+{
+    struct ratelimit *rl = make("{\"max_keys\":16,\"open\":"
+                                "{\"per_second\":1,\"burst\":10}}");
+    char key[32];
+    int retry = 0;
+
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(ratelimit_take(rl, RATELIMIT_OPEN, "spent", 0, &retry), 1);
+    cr_assert_eq(ratelimit_take(rl, RATELIMIT_OPEN, "spent", 0, &retry), 0);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "10.1.%d.%d", i / 256, i % 256);
+        cr_assert_eq(ratelimit_take(rl, RATELIMIT_OPEN, key, i, &retry), 1);
+        cr_assert_leq(ratelimit_size(rl), 16);
+    }
+    cr_assert_eq(ratelimit_take(rl, RATELIMIT_OPEN, "spent", 1000, &retry), 1);
+    cr_assert_eq(ratelimit_take(rl, RATELIMIT_OPEN, "spent", 1000, &retry), 0);
+    cr_assert_eq(retry, 1);
+    ratelimit_free(rl);
+}
+
+/* Buckets that have refilled are dropped before any that still count. */
+Test(ratelimit, refilled_buckets_are_dropped_first)
+{
+    struct ratelimit *rl = make("{\"max_keys\":16,\"open\":"
+                                "{\"per_second\":1,\"burst\":2}}");
+    char key[32];
+    int retry = 0;
+
+    /* The oldest: spent at t=0, not refilled by t=1500. */
+    cr_assert_eq(ratelimit_take(rl, RATELIMIT_OPEN, "old", 0, &retry), 1);
+    cr_assert_eq(ratelimit_take(rl, RATELIMIT_OPEN, "old", 0, &retry), 1);
+    /* Fifteen more that take one token each at t=0: full again at 1000. */
+    for (int i = 0; i < 15; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        cr_assert_eq(ratelimit_take(rl, RATELIMIT_OPEN, key, 0, &retry), 1);
+    }
+    cr_assert_eq(ratelimit_size(rl), 16);
+    /* A new key at t=1500 drops a refilled one, not "old". */
+    cr_assert_eq(ratelimit_take(rl, RATELIMIT_OPEN, "new", 1500, &retry), 1);
+    cr_assert_eq(ratelimit_size(rl), 16);
+    cr_assert_eq(ratelimit_take(rl, RATELIMIT_OPEN, "old", 1500, &retry), 1);
+    cr_assert_eq(ratelimit_take(rl, RATELIMIT_OPEN, "old", 1500, &retry), 0);
+    ratelimit_free(rl);
 }
