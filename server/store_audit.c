@@ -15,6 +15,7 @@
  * thread, waking every hour; SQLite's write lock orders it with the
  * writer.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -767,6 +768,7 @@ store_audit_pruner_main(void *arg)
     struct store_audit *a = s->audit;
     struct timespec until;
 
+    pthread_setname_np(pthread_self(), "labgate-prune");
     for (;;) {
         store_audit_prune_now(s);
         clock_gettime(CLOCK_REALTIME, &until);

@@ -37,6 +37,7 @@
  * before the posters have their 201.  A power failure in that window
  * loses those rows; it loses no acknowledged row.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -96,6 +97,7 @@ store_sync_main(void *arg)
     int64_t since;
     int rows, rc;
 
+    pthread_setname_np(pthread_self(), "labgate-sync");
     pthread_mutex_lock(&s->lock);
     for (;;) {
         while (s->chead == NULL && !s->sync_stopping)

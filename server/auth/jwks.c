@@ -14,6 +14,7 @@
  * Persistence uses its own mutex (store_lock), so detaching the store
  * waits for a write in progress without holding up lookups.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,7 @@ jwks_main(void *arg)
 {
     struct jwks *j = arg;
 
+    pthread_setname_np(pthread_self(), "labgate-jwks");
     pthread_mutex_lock(&j->lock);
     while (!j->stopping) {
         int64_t wait_ms = 0;

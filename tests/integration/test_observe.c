@@ -289,3 +289,31 @@ Test(observe, official_parser_reads_the_exposition)
                   families[i], out);
     }
 }
+
+/* How many threads of the server are named name (/proc/PID/task). */
+static int
+threads_named(const char *name)
+{
+    char cmd[256], line[64];
+    int n = 0;
+    FILE *f;
+
+    snprintf(cmd, sizeof cmd, "cat /proc/%d/task/*/comm", (int)srv.pid);
+    f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        n += strcmp(line, name) == 0;
+    }
+    pclose(f);
+    return n;
+}
+
+/* The threads docs/design.md lists carry their names, one each. */
+Test(observe, store_threads_are_named)
+{
+    cr_assert_eq(threads_named("labgate-writer"), 1);
+    cr_assert_eq(threads_named("labgate-sync"), 1);
+    cr_assert_eq(threads_named("labgate-server"), 1);
+    cr_assert_gt(threads_named("civetweb-worker"), 0);
+}
