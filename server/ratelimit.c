@@ -319,9 +319,7 @@ ratelimit_take(struct ratelimit *rl, enum ratelimit_kind kind, const char *key,
         return 1;
     }
     if (now_ms > b->last_ms) {
-        b->tokens += (double)(now_ms - b->last_ms) / 1000.0 * rule->per_second;
-        if (b->tokens > rule->burst)
-            b->tokens = rule->burst;
+        b->tokens = ratelimit_level(rl, b, now_ms);
         b->last_ms = now_ms;
     }
     if (b->tokens >= 1.0) {

@@ -136,11 +136,10 @@ sigv4_decode(const char *s, size_t n, char *out)
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
         if (c == '%') {
-            int hi = i + 2 < n ? hex_value((unsigned char)s[i + 1]) : -1;
-            int lo = hi < 0 ? -1 : hex_value((unsigned char)s[i + 2]);
-            if (lo < 0)
+            unsigned char v;
+            if (i + 2 >= n || hex_decode(s + i + 1, 1, &v) != 0)
                 return -1;
-            c = hi * 16 + lo;
+            c = v;
             i += 2;
         }
         if (c == 0)
