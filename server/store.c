@@ -3,13 +3,14 @@
  *
  * One writer connection belongs to the writer thread.  store_insert puts
  * a pending entry (on the caller's stack) on a FIFO queue and sleeps on
- * the entry's own condition variable; the writer takes up to batch_max
- * entries and inserts them in one BEGIN IMMEDIATE ... COMMIT, with the
- * suite_status aggregate folded per batch (store_agg.c).  The syncer
- * thread (store_sync.c) makes each committed batch durable with one
- * fdatasync of the WAL and only then wakes its entries with their
- * outcome, while the writer goes on with the next batch: concurrent posts
- * share the disk wait instead of paying one each.
+ * the entry's own semaphore; the writer inserts entries into one
+ * BEGIN IMMEDIATE ... COMMIT, with the suite_status aggregate folded per
+ * batch (store_agg.c).  The syncer thread (store_sync.c) makes each
+ * committed batch durable with one fdatasync of the WAL and only then
+ * wakes its entries with their outcome.  While it does, the writer keeps
+ * the next transaction open and inserts every post that arrives into it,
+ * committing once the syncer is free (or at batch_max rows): concurrent
+ * posts share both the disk wait and the pages a commit writes.
  *
  * A failed statement fails only its own row; a failed BEGIN or COMMIT
  * rolls the whole batch back and fails every row in it, so a caller never
@@ -25,6 +26,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "log.h"
@@ -221,109 +223,243 @@ store_insert_row(struct store *s, struct result *r, struct err *err)
 }
 
 /*
- * Commit the entries in batch (pointers taken off the queue) in one
- * transaction, leaving each entry's outcome in it.  Returns the rows
- * committed, or -1 when the whole batch was rolled back.
+ * A batch is one transaction that stays open while the syncer is busy:
+ * posts arriving meanwhile are inserted into it, and it commits once the
+ * syncer is free to make it durable at once (or when it holds batch_max
+ * rows).  Committing whatever was queued instead gave several small
+ * transactions per fdatasync, each writing its own copy of the pages
+ * every row touches (the ends of the table and of its indexes, the
+ * aggregate, the audit head), about two and a half WAL pages per row.
  */
-static int
-store_write_batch(struct store *s, struct store_pending **batch, int n)
-{
-    struct err e = {0, ""};
-    char why[LOG_QUOTE_MAX];
-    int ok = 0;
+struct store_batch {
+    struct store_pending **entries;
+    int n;          /* entries taken into the open transaction */
+    int rows;       /* of them inserted */
+    int64_t since;  /* when the transaction began */
+    struct err err; /* why the batch failed */
+};
 
-    if (store_exec(s->wdb, "BEGIN IMMEDIATE", &e) != 0)
-        goto fail;
+static int
+store_batch_begin(struct store *s, struct store_batch *b)
+{
+    b->rows = 0;
+    b->since = timefmt_mono_ns();
+    if (store_exec(s->wdb, "BEGIN IMMEDIATE", &b->err) != 0)
+        return -1;
     store_audit_begin(s);
     store_agg_begin(s);
-    for (int i = 0; i < n; i++) {
-        struct err row = {0, ""};
-        batch[i]->r->id = 0;
-        batch[i]->rc = store_insert_row(s, batch[i]->r, &row);
-        if (batch[i]->rc == 0) {
-            store_agg_add(s, batch[i]->r);
-            ok++;
-            continue;
-        }
-        /* A constraint fails one row; anything else spoils the batch. */
-        if (row.code != ERR_INVALID) {
-            e = row;
-            goto rollback;
-        }
-        snprintf(batch[i]->msg, sizeof batch[i]->msg, "%s", row.msg);
-    }
-    if (store_agg_flush(s, &e) != 0 || store_audit_end(s, &e) != 0 ||
-        store_exec(s->wdb, "COMMIT", &e) != 0)
-        goto rollback;
-    log_event(LOG_DEBUG, "store", "commit", "rows=%d batch=%d", ok, n);
-    return ok;
-rollback:
-    sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
-    store_audit_rollback(s);
-fail:
-    log_event(LOG_ERROR, "store", "commit_failed", "rows=%d err=%s reason=%s",
-              n, err_name(e.code), log_quote(e.msg, why, sizeof why));
-    for (int i = 0; i < n; i++) {
-        batch[i]->rc = e.code ? e.code : ERR_IO;
-        snprintf(batch[i]->msg, sizeof batch[i]->msg, "%s", e.msg);
-        batch[i]->r->id = 0;
-    }
-    return -1;
+    return 0;
 }
 
-/* Wake the posters of a batch that failed as a whole. */
-static void
-store_wake_failed(struct store_pending **batch, int n)
+/*
+ * Insert the entries from index from on.  A constraint fails its own row
+ * only; any other failure spoils the transaction: returns -1.
+ */
+static int
+store_batch_add(struct store *s, struct store_batch *b, int from)
 {
+    for (int i = from; i < b->n; i++) {
+        struct store_pending *p = b->entries[i];
+        struct err row = {0, ""};
+
+        p->r->id = 0;
+        p->rc = store_insert_row(s, p->r, &row);
+        if (p->rc == 0) {
+            store_agg_add(s, p->r);
+            b->rows++;
+            continue;
+        }
+        if (row.code != ERR_INVALID) {
+            b->err = row;
+            return -1;
+        }
+        snprintf(p->msg, sizeof p->msg, "%s", row.msg);
+    }
+    return 0;
+}
+
+static int
+store_batch_commit(struct store *s, struct store_batch *b)
+{
+    if (store_agg_flush(s, &b->err) != 0 ||
+        store_audit_end(s, &b->err) != 0 ||
+        store_exec(s->wdb, "COMMIT", &b->err) != 0)
+        return -1;
+    log_event(LOG_DEBUG, "store", "commit", "rows=%d batch=%d", b->rows,
+              b->n);
+    return 0;
+}
+
+/*
+ * Roll back the open transaction (if any) and wake every poster of the
+ * batch with its error: none of its rows was committed.
+ */
+static void
+store_batch_fail(struct store *s, struct store_batch *b, int began)
+{
+    char why[LOG_QUOTE_MAX];
+    struct err *e = &b->err;
+
+    if (began) {
+        sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+        store_audit_rollback(s);
+    }
+    log_event(LOG_ERROR, "store", "commit_failed", "rows=%d err=%s reason=%s",
+              b->n, err_name(e->code), log_quote(e->msg, why, sizeof why));
+    for (int i = 0; i < b->n; i++) {
+        struct store_pending *p = b->entries[i];
+
+        p->rc = e->code ? e->code : ERR_IO;
+        snprintf(p->msg, sizeof p->msg, "%s", e->msg);
+        p->r->id = 0;
+    }
     /* After the post the entry may be gone with its poster's stack. */
-    for (int i = 0; i < n; i++)
-        sem_post(&batch[i]->done);
+    for (int i = 0; i < b->n; i++)
+        sem_post(&b->entries[i]->done);
+}
+
+/* Called with s->lock held: is the syncer still on an earlier batch? */
+static int
+store_syncer_busy(const struct store *s)
+{
+    return s->chead != NULL || s->syncing;
+}
+
+/*
+ * Called with s->lock held: should the writer leave the write lock to
+ * another connection (store_write_enter)?  It does for at most
+ * STORE_YIELD_MS at a time, so that a caller that never leaves cannot
+ * stop the posts.
+ */
+static int
+store_writer_yields(const struct store *s, int64_t *since)
+{
+    int64_t now;
+
+    if (s->outside == 0) {
+        *since = 0;
+        return 0;
+    }
+    now = timefmt_mono_ns();
+    if (*since == 0)
+        *since = now;
+    return now - *since < (int64_t)STORE_YIELD_MS * 1000000;
+}
+
+/* Called with s->lock held; gives it up meanwhile. */
+static void
+store_writer_wait(struct store *s, int yielding)
+{
+    struct timespec until;
+
+    if (!yielding) {
+        pthread_cond_wait(&s->work, &s->lock);
+        return;
+    }
+    /* Look again each millisecond: the courtesy has a deadline. */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&s->work, &s->lock, &until);
+}
+
+/* Take queued entries into the batch; called with s->lock held. */
+static int
+store_writer_take(struct store *s, struct store_batch *b)
+{
+    int from = b->n;
+
+    while (s->head != NULL && b->n < s->batch_max) {
+        b->entries[b->n++] = s->head;
+        s->head = s->head->next;
+        s->queued--;
+    }
+    if (s->head == NULL)
+        s->tail = NULL;
+    return from;
 }
 
 static void *
 store_writer_main(void *arg)
 {
     struct store *s = arg;
-    struct store_pending **batch;
+    struct store_batch b;
     void (*hook)(void *, int, int64_t, int);
     void *hook_arg;
-    int64_t t0;
-    int n, rows;
+    int64_t yield_since = 0;
+    int from, yielding;
 
     pthread_setname_np(pthread_self(), "labgate-writer");
-    batch = calloc((size_t)s->batch_max, sizeof *batch);
+    memset(&b, 0, sizeof b);
+    b.entries = s->batch;
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        while (s->head == NULL && !s->stopping)
-            pthread_cond_wait(&s->work, &s->lock);
-        if (s->head == NULL && s->stopping)
-            break;
-        for (n = 0; s->head != NULL && n < s->batch_max; n++) {
-            batch[n] = s->head;
-            s->head = s->head->next;
-            s->queued--;
+        yielding = store_writer_yields(s, &yield_since);
+        if (b.n > 0 && (yielding || b.n == s->batch_max || s->stopping ||
+                        !store_syncer_busy(s))) {
+            hook = s->on_commit;
+            hook_arg = s->on_commit_arg;
+            pthread_mutex_unlock(&s->lock);
+            if (store_batch_commit(s, &b) == 0) {
+                /* The syncer wakes them once the WAL is on disk. */
+                store_sync_committed(s, b.entries, b.n, b.rows, b.since);
+                store_sync_checkpoint(s);
+            } else {
+                store_batch_fail(s, &b, 1);
+                if (hook != NULL)
+                    hook(hook_arg, 0, timefmt_mono_ns() - b.since, 0);
+            }
+            b.n = 0;
+            pthread_mutex_lock(&s->lock);
+            continue;
         }
-        if (s->head == NULL)
-            s->tail = NULL;
-        hook = s->on_commit;
-        hook_arg = s->on_commit_arg;
-        pthread_mutex_unlock(&s->lock);
-        t0 = timefmt_mono_ns();
-        rows = store_write_batch(s, batch, n);
-        if (rows >= 0) {
-            /* The syncer wakes them once the WAL is on disk. */
-            store_sync_committed(s, batch, n, rows, t0);
-            store_sync_checkpoint(s);
-        } else {
+        if (s->head != NULL && b.n < s->batch_max && !yielding) {
+            /* Until the syncer is free, new posts join the open batch. */
+            hook = s->on_commit;
+            hook_arg = s->on_commit_arg;
+            from = store_writer_take(s, &b);
+            pthread_mutex_unlock(&s->lock);
+            if (from == 0 && store_batch_begin(s, &b) != 0) {
+                store_batch_fail(s, &b, 0);
+            } else if (store_batch_add(s, &b, from) != 0) {
+                store_batch_fail(s, &b, 1);
+            } else {
+                pthread_mutex_lock(&s->lock);
+                continue;
+            }
             if (hook != NULL)
-                hook(hook_arg, 0, timefmt_mono_ns() - t0, 0);
-            store_wake_failed(batch, n);
+                hook(hook_arg, 0, timefmt_mono_ns() - b.since, 0);
+            b.n = 0;
+            pthread_mutex_lock(&s->lock);
+            continue;
         }
-        pthread_mutex_lock(&s->lock);
+        if (s->head == NULL && b.n == 0 && s->stopping)
+            break;
+        store_writer_wait(s, yielding);
     }
     pthread_mutex_unlock(&s->lock);
-    free(batch);
     return NULL;
+}
+
+void
+store_write_enter(struct store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->outside++;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void
+store_write_leave(struct store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->outside--;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->lock);
 }
 
 int
@@ -752,13 +888,30 @@ store_open_writer(struct store *s, struct err *err)
     return store_prepare_insert(s, err);
 }
 
+/*
+ * SQLite keeps allocation statistics under one process-wide mutex, taken
+ * on every malloc and free of every connection (Debian builds it without
+ * lookaside, so a row insert makes dozens); nothing here reads those
+ * statistics, and turning them off took that mutex off the writer's path.
+ * This must precede SQLite's initialization; when something else already
+ * initialized SQLite the call fails harmlessly and the statistics stay.
+ */
+static void
+store_configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 store_open(struct store **out, const struct store_options *opt,
            struct err *err)
 {
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
+
     struct store *s = calloc(1, sizeof *s);
     struct err local;
 
+    pthread_once(&configured, store_configure_sqlite);
     if (err == NULL)
         err = &local;
     if (s == NULL || (s->path = strdup(opt->path)) == NULL) {
@@ -780,6 +933,10 @@ store_open(struct store **out, const struct store_options *opt,
         store_open_readers(s, opt->readers, err) != 0 ||
         store_sync_open(s, err) != 0)
         goto fail;
+    if ((s->batch = calloc((size_t)s->batch_max, sizeof *s->batch)) == NULL) {
+        err_set(err, ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     if (pthread_create(&s->writer, NULL, store_writer_main, s) != 0) {
         err_set(err, ERR_INTERNAL, "cannot start the writer thread");
         goto fail;
@@ -819,6 +976,7 @@ store_close(struct store *s)
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->rlock);
     pthread_cond_destroy(&s->rfree);
+    free(s->batch);
     free(s->path);
     free(s);
 }

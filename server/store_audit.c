@@ -734,8 +734,11 @@ store_audit_prune(struct store *s, int64_t cutoff_ms, int64_t *pruned,
     if (rc == 0 && a->pmac == NULL)
         rc = audit_chain_mac_new(&a->key, &a->pmac, err);
     do {
-        if (rc == 0)
+        if (rc == 0) {
+            store_write_enter(s);
             rc = store_audit_prune_chunk(a, cutoff_ms, &n, err);
+            store_write_leave(s);
+        }
         if (rc == 0)
             *pruned += n;
     } while (rc == 0 && n == STORE_AUDIT_CHUNK && !atomic_load(&a->stopping));

@@ -54,10 +54,11 @@ store_check_writable(struct store *s, int wait_ms, struct err *err)
         goto out;
     }
     sqlite3_busy_timeout(db, wait_ms);
+    store_write_enter(s);
     rc = store_exec(db, "BEGIN IMMEDIATE", err);
-    if (rc != 0)
-        goto out;
-    rc = store_exec(db, "ROLLBACK", err);
+    if (rc == 0)
+        rc = store_exec(db, "ROLLBACK", err);
+    store_write_leave(s);
 out:
     sqlite3_close(db);
     return rc;

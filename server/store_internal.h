@@ -16,6 +16,8 @@
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_READERS_MAX 32
+/* Longest the writer leaves the write lock to another connection. */
+#define STORE_YIELD_MS 200
 /* WAL pages (frames) after which the writer runs a checkpoint. */
 #define STORE_CHECKPOINT_FRAMES 4000
 
@@ -39,8 +41,10 @@ struct store {
     void *on_commit_arg;
 
     pthread_mutex_t lock;
-    pthread_cond_t work; /* signalled when the queue gains an entry */
+    pthread_cond_t work; /* the queue gained an entry, the syncer is idle */
     struct store_pending *head, *tail;
+    struct store_pending **batch; /* batch_max slots; writer thread */
+    int outside; /* connections waiting to write (store_write_enter) */
     int queued;
     int stopping;
     pthread_t writer;
@@ -61,6 +65,7 @@ struct store {
     pthread_cond_t synced; /* signalled when chead gains entries */
     struct store_pending *chead, *ctail;
     int crows;      /* rows committed in the entries on that list */
+    int syncing;    /* the syncer has taken a list and not yet woken it */
     int64_t csince; /* when the oldest of them began to commit */
     int sync_stopping;
     int sync_failed; /* sticky: an fdatasync failed */
@@ -75,6 +80,17 @@ struct store {
     uint64_t commit_seq; /* batches finished so far */
     int watch_closed;    /* set by store_watch_close */
 };
+
+/*
+ * Around a write on a connection other than the writer's.  Under load
+ * the writer holds the write lock nearly without a break (it keeps a
+ * transaction open while the syncer works), and SQLite's busy handler
+ * only polls, so such a write could wait out its whole busy timeout.
+ * store_write_enter makes the writer commit what it holds and begin
+ * nothing new (for up to STORE_YIELD_MS) until store_write_leave.
+ */
+void store_write_enter(struct store *s);
+void store_write_leave(struct store *s);
 
 /* Turn a SQLite error into ERR_BUSY, ERR_INVALID or ERR_IO with a reason. */
 int store_sqlite_err(sqlite3 *db, int rc, const char *what, struct err *err);

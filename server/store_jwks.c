@@ -35,7 +35,9 @@ store_jwks_put(struct store *s, const char *issuer, const char *body,
     store_bind_text(st, 1, issuer);
     store_bind_text(st, 2, body);
     sqlite3_bind_int64(st, 3, fetched_ms);
+    store_write_enter(s);
     rc = sqlite3_step(st);
+    store_write_leave(s);
     if (rc != SQLITE_DONE)
         store_sqlite_err(db, rc, "save jwks", err);
 out:

@@ -96,15 +96,17 @@ store_sts_insert(struct store *s, const struct store_sts_session *ss,
     }
     sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
     rc = store_exec(db, "PRAGMA synchronous = FULL", err);
-    if (rc == 0)
-        rc = store_exec(db, "BEGIN IMMEDIATE", err);
     if (rc != 0)
         goto out;
-    rc = store_sts_write(db, ss, now_ms, err);
+    store_write_enter(s);
+    rc = store_exec(db, "BEGIN IMMEDIATE", err);
+    if (rc == 0)
+        rc = store_sts_write(db, ss, now_ms, err);
     if (rc == 0)
         rc = store_exec(db, "COMMIT", err);
     if (rc != 0)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    store_write_leave(s);
 out:
     sqlite3_close(db);
     return rc;

@@ -109,6 +109,7 @@ store_sync_main(void *arg)
         since = s->csince;
         s->chead = s->ctail = NULL;
         s->crows = 0;
+        s->syncing = 1;
         hook = s->on_commit;
         hook_arg = s->on_commit_arg;
         pthread_mutex_unlock(&s->lock);
@@ -132,6 +133,11 @@ store_sync_main(void *arg)
                  rc == 0);
         if (rc == 0)
             __atomic_add_fetch(&s->commit_seq, 1, __ATOMIC_RELEASE);
+        /* Let the writer commit the batch it kept open meanwhile. */
+        pthread_mutex_lock(&s->lock);
+        s->syncing = 0;
+        pthread_cond_signal(&s->work);
+        pthread_mutex_unlock(&s->lock);
         store_sync_wake(list);
         pthread_mutex_lock(&s->lock);
     }

@@ -3,6 +3,9 @@
  * listings filter and paginate, the aggregate follows every insert, group
  * commit serves concurrent writers, and a database newer than the binary
  * or locked by another process is reported, not damaged.
+ *
+ * This file defines fdatasync, which the store's syncer then calls
+ * instead of libc's: a test can hold the syncer inside it.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -11,15 +14,44 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "store.h"
 #include "store_migrations.h"
+#include "timefmt.h"
 #include "tsupport.h"
 
 static struct tsrv dir;
 static struct store *st;
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_closed; /* fdatasync waits while set */
+static int gate_waiting;
+
+int
+fdatasync(int fd)
+{
+    pthread_mutex_lock(&gate_lock);
+    gate_waiting++;
+    pthread_cond_broadcast(&gate_cond);
+    while (gate_closed)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    gate_waiting--;
+    pthread_mutex_unlock(&gate_lock);
+    return (int)syscall(SYS_fdatasync, fd);
+}
+
+static void
+gate_set(int closed)
+{
+    pthread_mutex_lock(&gate_lock);
+    gate_closed = closed;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_lock);
+}
 
 static void
 open_store(void)
@@ -41,6 +73,7 @@ setup(void)
 static void
 teardown(void)
 {
+    gate_set(0); /* a failed test may leave the syncer held */
     store_close(st);
     st = NULL;
     tsrv_cleanup(&dir);
@@ -463,4 +496,125 @@ Test(store, checkpoints_keep_the_wal_small_and_lose_nothing)
     sqlite3_finalize(q);
     sqlite3_close(db);
     open_store();
+}
+
+/* Commit frames (a non-zero "database size" field) in a WAL file. */
+static int
+count_wal_commits(const char *db)
+{
+    char path[sizeof dir.db + 8];
+    unsigned char hdr[32], fh[24];
+    uint32_t page_size;
+    int commits = 0;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s-wal", db);
+    cr_assert_not_null(f = fopen(path, "rb"));
+    cr_assert_eq(fread(hdr, 1, sizeof hdr, f), sizeof hdr);
+    page_size = (uint32_t)hdr[8] << 24 | (uint32_t)hdr[9] << 16 |
+                (uint32_t)hdr[10] << 8 | hdr[11];
+    while (fread(fh, 1, sizeof fh, f) == sizeof fh) {
+        /* Frames from before the WAL was last restarted: stop. */
+        if (memcmp(fh + 8, hdr + 16, 8) != 0)
+            break;
+        if (fh[4] | fh[5] | fh[6] | fh[7])
+            commits++;
+        if (fseek(f, (long)page_size, SEEK_CUR) != 0)
+            break;
+    }
+    fclose(f);
+    return commits;
+}
+
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
+static int hook_rows[16];
+static int hook_calls;
+
+static void
+record_commit(void *arg, int rows, int64_t ns, int ok)
+{
+    (void)arg;
+    (void)ns;
+    pthread_mutex_lock(&hook_lock);
+    if (hook_calls < 16)
+        hook_rows[hook_calls] = ok ? rows : -1;
+    hook_calls++;
+    pthread_mutex_unlock(&hook_lock);
+}
+
+static void *
+post_one(void *arg)
+{
+    put((const char *)arg, RESULT_PASS, RESULT_AUTH_NONE, NULL);
+    return NULL;
+}
+
+/* Post one "early" result in *t and hold the syncer on its batch. */
+static void
+hold_sync(pthread_t *t)
+{
+    gate_set(1);
+    pthread_create(t, NULL, post_one, "early");
+    pthread_mutex_lock(&gate_lock);
+    while (gate_waiting == 0)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+}
+
+/*
+ * Posts that arrive while the syncer is still making an earlier batch
+ * durable join one open transaction, committed when the syncer is free:
+ * ten posts spaced 20 ms apart behind a held fdatasync make one commit,
+ * not ten (each commit writes its own copy of the pages rows share).
+ */
+Test(store, posts_during_a_sync_share_one_transaction, .timeout = 30)
+{
+    pthread_t first, late[10];
+    int before = count_wal_commits(dir.db);
+
+    store_set_commit_hook(st, record_commit, NULL);
+    hold_sync(&first);
+    for (int i = 0; i < 10; i++) {
+        pthread_create(&late[i], NULL, post_one, "late");
+        usleep(20000);
+    }
+    usleep(100000);
+    cr_assert_eq(count_wal_commits(dir.db) - before, 1,
+                 "the late posts committed while the sync was held");
+    gate_set(0);
+    pthread_join(first, NULL);
+    for (int i = 0; i < 10; i++)
+        pthread_join(late[i], NULL);
+    store_set_commit_hook(st, NULL, NULL);
+    cr_assert_eq(count_wal_commits(dir.db) - before, 2);
+    cr_assert_eq(hook_calls, 2);
+    cr_assert_eq(hook_rows[0], 1);
+    cr_assert_eq(hook_rows[1], 10);
+    cr_assert_eq(tsrv_count_rows(&dir, "WHERE suite = 'late'"), 10);
+    cr_assert_eq(tsrv_count_rows(&dir, "WHERE suite = 'early'"), 1);
+}
+
+/*
+ * While the syncer is held, the writer keeps a transaction open and with
+ * it the write lock; another connection that needs the lock (the
+ * /readyz check here; STS sessions, the JWKS cache and the audit pruner
+ * alike) must get it at once, not after its busy timeout.
+ */
+Test(store, outside_writers_get_the_lock_while_a_batch_is_open,
+     .timeout = 30)
+{
+    pthread_t first, late;
+    struct err e = {0, ""};
+    int64_t t0;
+
+    hold_sync(&first);
+    pthread_create(&late, NULL, post_one, "late");
+    usleep(100000); /* the late post now sits in an open transaction */
+    t0 = timefmt_mono_ns();
+    cr_assert_eq(store_check_writable(st, 2000, &e), 0, "%s", e.msg);
+    cr_assert_lt(timefmt_mono_ns() - t0, 500 * 1000000LL);
+    gate_set(0);
+    pthread_join(first, NULL);
+    pthread_join(late, NULL);
+    cr_assert_eq(tsrv_count_rows(&dir, "WHERE suite = 'late'"), 1);
 }
