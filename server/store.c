@@ -535,36 +535,42 @@ store_reader_put(struct store *s, sqlite3 *db)
  * The JSON text column qual+col as it is when it is NULL or valid JSON,
  * and as a JSON string of its text otherwise.
  */
-static void
+static int
 store_select_json(struct buf *sql, const char *qual, const char *col)
 {
-    buf_printf(sql,
-               "CASE WHEN %s%s IS NULL OR json_valid(%s%s) THEN %s%s "
-               "ELSE json_quote(%s%s) END",
-               qual, col, qual, col, qual, col, qual, col);
+    return buf_printf(sql,
+                      "CASE WHEN %s%s IS NULL OR json_valid(%s%s) THEN %s%s "
+                      "ELSE json_quote(%s%s) END",
+                      qual, col, qual, col, qual, col, qual, col);
 }
 
-void
+int
 store_select_idents(struct buf *sql, const char *qual)
 {
+    int rc = 0;
+
     for (size_t i = 0; i < result_ident_field_count; i++) {
-        buf_puts(sql, ", ");
+        rc |= buf_puts(sql, ", ");
         if (result_ident_fields[i].json)
-            store_select_json(sql, qual, result_ident_fields[i].name);
+            rc |= store_select_json(sql, qual, result_ident_fields[i].name);
         else
-            buf_printf(sql, "%s%s", qual, result_ident_fields[i].name);
+            rc |= buf_printf(sql, "%s%s", qual, result_ident_fields[i].name);
     }
+    return rc;
 }
 
 static int
 store_select_sql(struct buf *sql)
 {
-    buf_puts(sql, "SELECT id, received_ms, route, auth, suite, status, ");
-    store_select_json(sql, "", "payload");
-    buf_puts(sql, ", principal");
-    store_select_idents(sql, "");
-    buf_puts(sql, ", chain FROM results");
-    return sql->data ? 0 : ERR_NOMEM;
+    int rc;
+
+    /* A column left out would shift every later one: check them all. */
+    rc = buf_puts(sql, "SELECT id, received_ms, route, auth, suite, status, ");
+    rc |= store_select_json(sql, "", "payload");
+    rc |= buf_puts(sql, ", principal");
+    rc |= store_select_idents(sql, "");
+    rc |= buf_puts(sql, ", chain FROM results");
+    return rc != 0 || sql->data == NULL ? ERR_NOMEM : 0;
 }
 
 char *

@@ -175,17 +175,31 @@ struct store_summary {
 typedef int (*store_summary_fn)(void *arg, int64_t max_id,
                                 const struct store_summary *row);
 
+/* Which cells of the summary to walk; zero it, then set recent. */
+struct store_summary_query {
+    int recent;          /* outcomes to keep, 1 to STORE_RECENT_MAX */
+    const char *suite;   /* only this suite; NULL: every suite */
+    const char *prefix;  /* only suites starting with this; NULL: all */
+    int auth;            /* only this auth path + 1; 0: every path */
+    const char *after_suite; /* only cells after this one in the order */
+    enum result_auth after_auth;
+    int limit; /* most cells, 1 to STORE_SUMMARY_MAX; 0: every cell */
+};
+
+#define STORE_SUMMARY_MAX 10000
+
 /*
- * Walk every suite and auth path of the suite_status aggregate (never a
+ * Walk the cells of the suite_status aggregate that q selects (never a
  * scan of results) in one read transaction, ordered by suite then auth,
- * each joined with its last row for the identity.  recent (1 to
- * STORE_RECENT_MAX) is how many of the last outcomes to keep.  Rows are
- * handed over as SQLite steps to them, so a summary of thousands of
- * suites never sits in memory twice.  Returns 0, what fn returned,
- * ERR_INVALID or ERR_IO.
+ * each joined with its last row for the identity.  Rows are handed over
+ * as SQLite steps to them, so a summary of thousands of suites never
+ * sits in memory twice.  With a limit, *more is set when cells beyond it
+ * match (the last one handed over is where the next page starts).
+ * Returns 0, what fn returned, ERR_INVALID or ERR_IO.
  */
-int store_summary_each(struct store *s, int recent, store_summary_fn fn,
-                       void *arg, struct err *err);
+int store_summary_each(struct store *s, const struct store_summary_query *q,
+                       store_summary_fn fn, void *arg, int *more,
+                       struct err *err);
 
 /*
  * Long-poll support.  store_watch_seq returns a counter that grows after

@@ -107,9 +107,10 @@ void store_bind_text(sqlite3_stmt *st, int col, const char *v);
  * when NULL or valid JSON and as a JSON string of their text otherwise,
  * so that readers may copy what they read into an answer
  * (result_write_json) even if something other than labgate wrote the
- * row; the payload gets the same treatment in store.c.
+ * row; the payload gets the same treatment in store.c.  Returns 0 or
+ * ERR_NOMEM (then sql lacks some of the columns: do not run it).
  */
-void store_select_idents(struct buf *sql, const char *qual);
+int store_select_idents(struct buf *sql, const char *qual);
 
 /* A strdup of a text column, or NULL for NULL. */
 char *store_column_dup(sqlite3_stmt *st, int col);

@@ -216,9 +216,107 @@ Test(summary, bad_query_is_400_naming_the_parameter)
     cr_assert_str_eq(str(j, "message"),
                      "recent: expected an integer from 1 to 20");
     json_decref(j);
-    j = get_json("/lab/summary?suite=x", 400);
-    cr_assert_str_eq(str(j, "message"), "suite: unknown query parameter");
+    j = get_json("/lab/summary?colour=x", 400);
+    cr_assert_str_eq(str(j, "message"), "colour: unknown query parameter");
     json_decref(j);
+}
+
+/* The suites of the cells of GET path, joined by spaces. */
+static void
+cell_suites(const char *path, char *out, size_t n, json_t **next)
+{
+    json_t *j = get_json(path, 200), *cells = json_object_get(j, "cells");
+    size_t i;
+    json_t *c;
+
+    out[0] = '\0';
+    json_array_foreach(cells, i, c) {
+        strncat(out, i ? " " : "", n - strlen(out) - 1);
+        strncat(out, str(c, "suite"), n - strlen(out) - 1);
+    }
+    *next = json_incref(json_object_get(j, "next_after"));
+    cr_assert_not_null(*next, "%s: no next_after", path);
+    json_decref(j);
+}
+
+static void
+expect_page(const char *path, const char *suites, const char *next_after)
+{
+    char got[256];
+    json_t *next;
+
+    cell_suites(path, got, sizeof got, &next);
+    cr_assert_str_eq(got, suites, "%s", path);
+    if (next_after == NULL)
+        cr_assert(json_is_null(next), "%s: next_after %s", path,
+                  json_string_value(next));
+    else
+        cr_assert_str_eq(json_string_value(next), next_after, "%s", path);
+    json_decref(next);
+}
+
+Test(summary, suite_prefix_and_auth_narrow_it_and_limit_pages_it)
+{
+    json_t *j;
+
+    post("api", "pass");
+    post("api-v2", "fail");
+    post("apx", "pass");
+    post("b", "skip");
+    post("team:x", "pass");
+    post("team:y", "error");
+    expect_page("/lab/summary", "api api-v2 apx b team:x team:y", NULL);
+    expect_page("/lab/summary?suite=api-v2", "api-v2", NULL);
+    expect_page("/lab/summary?prefix=api", "api api-v2", NULL);
+    expect_page("/lab/summary?prefix=team%3A", "team:x team:y", NULL);
+    expect_page("/lab/summary?auth=none&prefix=ap&limit=1", "api",
+                "none:api");
+    expect_page("/lab/summary?auth=jwt", "", NULL);
+    /* Page through everything, two cells at a time. */
+    expect_page("/lab/summary?limit=2", "api api-v2", "none:api-v2");
+    expect_page("/lab/summary?limit=2&after=none:api-v2", "apx b",
+                "none:b");
+    expect_page("/lab/summary?limit=2&after=none:b", "team:x team:y", NULL);
+    /* The cursor splits at its first colon: suites may contain one. */
+    expect_page("/lab/summary?after=none:team:x", "team:y", NULL);
+    expect_page("/lab/summary?limit=6", "api api-v2 apx b team:x team:y",
+                NULL);
+    /* The head still covers every result, whatever the filter. */
+    j = get_json("/lab/summary?suite=b", 200);
+    cr_assert_eq(json_integer_value(json_object_get(j, "last_id")), 6);
+    cr_assert_str_eq(
+        str(json_array_get(json_object_get(j, "cells"), 0), "status"),
+        "skip");
+    json_decref(j);
+}
+
+Test(summary, bad_filters_and_cursors_are_400)
+{
+    static const char *const cases[][2] = {
+        {"/lab/summary?limit=0", "limit: expected an integer from 1 to 10000"},
+        {"/lab/summary?limit=10001",
+         "limit: expected an integer from 1 to 10000"},
+        {"/lab/summary?limit=-1", "limit: expected an integer from 1 to 10000"},
+        {"/lab/summary?recent=+3", "recent: expected an integer from 1 to 20"},
+        {"/lab/summary?auth=root", "auth: must be none, jwt or iam"},
+        {"/lab/summary?suite=", "suite: must not be empty"},
+        {"/lab/summary?prefix=", "prefix: must not be empty"},
+        {"/lab/summary?after=api",
+         "after: expected AUTH:SUITE, the next_after of the previous page"},
+        {"/lab/summary?after=none:",
+         "after: expected AUTH:SUITE, the next_after of the previous page"},
+        {"/lab/summary?after=root:api",
+         "after: expected AUTH:SUITE, the next_after of the previous page"},
+        {"/lab/summary?suite=%zz", "query: badly encoded or too long "
+                                   "parameter"},
+    };
+    json_t *j;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        j = get_json(cases[i][0], 400);
+        cr_assert_str_eq(str(j, "message"), cases[i][1], "%s", cases[i][0]);
+        json_decref(j);
+    }
 }
 
 Test(summary, after_lists_oldest_first_without_waiting)
