@@ -8,9 +8,10 @@
  * batch (store_agg.c).  The syncer thread (store_sync.c) makes each
  * committed batch durable with one fdatasync of the WAL and only then
  * wakes its entries with their outcome.  While it does, the writer keeps
- * the next transaction open and inserts every post that arrives into it,
- * committing once the syncer is free (or at batch_max rows): concurrent
- * posts share both the disk wait and the pages a commit writes.
+ * the next transaction open, and the posts that arrive meanwhile join it
+ * when the syncer is free; then it commits (or earlier, at batch_max
+ * rows): concurrent posts share both the disk wait and the pages a
+ * commit writes, and the writer wakes once per batch, not per post.
  *
  * A failed statement fails only its own row; a failed BEGIN or COMMIT
  * rolls the whole batch back and fails every row in it, so a caller never
@@ -224,9 +225,9 @@ store_insert_row(struct store *s, struct result *r, struct err *err)
 
 /*
  * A batch is one transaction that stays open while the syncer is busy:
- * posts arriving meanwhile are inserted into it, and it commits once the
- * syncer is free to make it durable at once (or when it holds batch_max
- * rows).  Committing whatever was queued instead gave several small
+ * posts arriving meanwhile join it, and it commits once the syncer is
+ * free to make it durable at once (or when it holds batch_max rows).
+ * Committing whatever was queued instead gave several small
  * transactions per fdatasync, each writing its own copy of the pages
  * every row touches (the ends of the table and of its indexes, the
  * aggregate, the audit head), about two and a half WAL pages per row.
@@ -398,26 +399,8 @@ store_writer_main(void *arg)
     pthread_mutex_lock(&s->lock);
     for (;;) {
         yielding = store_writer_yields(s, &yield_since);
-        if (b.n > 0 && (yielding || b.n == s->batch_max || s->stopping ||
-                        !store_syncer_busy(s))) {
-            hook = s->on_commit;
-            hook_arg = s->on_commit_arg;
-            pthread_mutex_unlock(&s->lock);
-            if (store_batch_commit(s, &b) == 0) {
-                /* The syncer wakes them once the WAL is on disk. */
-                store_sync_committed(s, b.entries, b.n, b.rows, b.since);
-                store_sync_checkpoint(s);
-            } else {
-                store_batch_fail(s, &b, 1);
-                if (hook != NULL)
-                    hook(hook_arg, 0, timefmt_mono_ns() - b.since, 0);
-            }
-            b.n = 0;
-            pthread_mutex_lock(&s->lock);
-            continue;
-        }
         if (s->head != NULL && b.n < s->batch_max && !yielding) {
-            /* Until the syncer is free, new posts join the open batch. */
+            /* Whatever is queued joins the open batch first. */
             hook = s->on_commit;
             hook_arg = s->on_commit_arg;
             from = store_writer_take(s, &b);
@@ -436,9 +419,30 @@ store_writer_main(void *arg)
             pthread_mutex_lock(&s->lock);
             continue;
         }
+        /* Commit once the syncer can take the batch at once. */
+        if (b.n > 0 && (yielding || b.n == s->batch_max || s->stopping ||
+                        !store_syncer_busy(s))) {
+            hook = s->on_commit;
+            hook_arg = s->on_commit_arg;
+            pthread_mutex_unlock(&s->lock);
+            if (store_batch_commit(s, &b) == 0) {
+                /* The syncer wakes them once the WAL is on disk. */
+                store_sync_committed(s, b.entries, b.n, b.rows, b.since);
+                store_sync_checkpoint(s);
+            } else {
+                store_batch_fail(s, &b, 1);
+                if (hook != NULL)
+                    hook(hook_arg, 0, timefmt_mono_ns() - b.since, 0);
+            }
+            b.n = 0;
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
         if (s->head == NULL && b.n == 0 && s->stopping)
             break;
+        s->lingering = b.n > 0;
         store_writer_wait(s, yielding);
+        s->lingering = 0;
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
@@ -495,7 +499,11 @@ store_insert(struct store *s, struct result *r, struct err *err)
      * for s->lock behind the others of its batch.
      */
     sem_init(&p.done, 0, 0);
-    pthread_cond_signal(&s->work);
+    /* A writer holding a batch open for the syncer takes the posts
+     * when the syncer is free (or batch_max are waiting): waking it for
+     * each cost two context switches per row. */
+    if (!s->lingering || s->queued % s->batch_max == 0)
+        pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->lock);
     while (sem_wait(&p.done) != 0)
         continue; /* EINTR */

@@ -45,6 +45,7 @@ struct store {
     struct store_pending *head, *tail;
     struct store_pending **batch; /* batch_max slots; writer thread */
     int outside; /* connections waiting to write (store_write_enter) */
+    int lingering; /* the writer waits for the syncer with a batch open */
     int queued;
     int stopping;
     pthread_t writer;
