@@ -236,6 +236,7 @@ struct store_batch {
     struct store_pending **entries;
     int n;          /* entries taken into the open transaction */
     int rows;       /* of them inserted */
+    int64_t hi;     /* the highest id inserted */
     int64_t since;  /* when the transaction began */
     struct err err; /* why the batch failed */
 };
@@ -244,6 +245,7 @@ static int
 store_batch_begin(struct store *s, struct store_batch *b)
 {
     b->rows = 0;
+    b->hi = 0;
     b->since = timefmt_mono_ns();
     if (store_exec(s->wdb, "BEGIN IMMEDIATE", &b->err) != 0)
         return -1;
@@ -268,6 +270,8 @@ store_batch_add(struct store *s, struct store_batch *b, int from)
         if (p->rc == 0) {
             store_agg_add(s, p->r);
             b->rows++;
+            if (p->r->id > b->hi)
+                b->hi = p->r->id;
             continue;
         }
         if (row.code != ERR_INVALID) {
@@ -283,8 +287,11 @@ static int
 store_batch_commit(struct store *s, struct store_batch *b)
 {
     if (store_agg_flush(s, &b->err) != 0 ||
-        store_audit_end(s, &b->err) != 0 ||
-        store_exec(s->wdb, "COMMIT", &b->err) != 0)
+        store_audit_end(s, &b->err) != 0)
+        return -1;
+    /* Readers may see the rows from the COMMIT on: announce them. */
+    store_sync_committing(s, b->hi);
+    if (store_exec(s->wdb, "COMMIT", &b->err) != 0)
         return -1;
     log_event(LOG_DEBUG, "store", "commit", "rows=%d batch=%d", b->rows,
               b->n);
@@ -304,6 +311,7 @@ store_batch_fail(struct store *s, struct store_batch *b, int began)
     if (began) {
         sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
         store_audit_rollback(s);
+        store_sync_committing(s, 0);
     }
     log_event(LOG_ERROR, "store", "commit_failed", "rows=%d err=%s reason=%s",
               b->n, err_name(e->code), log_quote(e->msg, why, sizeof why));
@@ -427,7 +435,8 @@ store_writer_main(void *arg)
             pthread_mutex_unlock(&s->lock);
             if (store_batch_commit(s, &b) == 0) {
                 /* The syncer wakes them once the WAL is on disk. */
-                store_sync_committed(s, b.entries, b.n, b.rows, b.since);
+                store_sync_committed(s, b.entries, b.n, b.rows, b.since,
+                                     b.hi);
                 store_sync_checkpoint(s);
             } else {
                 store_batch_fail(s, &b, 1);
@@ -650,6 +659,8 @@ store_get(struct store *s, int64_t id, struct result *out, struct err *err)
 out:
     sqlite3_finalize(st);
     store_reader_put(s, db);
+    if (rc == 0 && (rc = store_sync_visible(s, id, err)) != 0)
+        result_free(out);
     return rc;
 }
 
@@ -796,6 +807,7 @@ store_list(struct store *s, const struct store_filter *f,
     sqlite3_stmt *st = NULL;
     sqlite3 *db;
     size_t count = 0;
+    int64_t max_id = 0;
     int rc, limit = f->limit;
 
     if (limit < 1 || limit > STORE_LIST_MAX)
@@ -820,6 +832,8 @@ store_list(struct store *s, const struct store_filter *f,
             rc = err_set(err, ERR_NOMEM, "out of memory");
             goto out;
         }
+        if (out[count - 1].id > max_id)
+            max_id = out[count - 1].id;
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         rc = store_sqlite_err(db, rc, "list results", err);
@@ -829,6 +843,8 @@ store_list(struct store *s, const struct store_filter *f,
 out:
     sqlite3_finalize(st);
     store_reader_put(s, db);
+    if (rc == 0)
+        rc = store_sync_visible(s, max_id, err);
     if (rc != 0) {
         store_rows_free(out, count);
         return rc;

@@ -96,7 +96,10 @@ int store_get(struct store *s, int64_t id, struct result *out,
 /*
  * List results matching f, newest first (oldest first when after_id is
  * set).  On success *rows is an array of *n results that the caller frees
- * with store_rows_free.
+ * with store_rows_free.  Like store_get and store_summary_each, it
+ * answers only once every row it read is on disk: it waits for the
+ * syncer (ERR_BUSY after 10 s) and fails with ERR_IO if the disk did not
+ * confirm them.
  */
 int store_list(struct store *s, const struct store_filter *f,
                struct result **rows, size_t *n, struct err *err);

@@ -20,6 +20,8 @@
 #define STORE_YIELD_MS 200
 /* WAL pages (frames) after which the writer runs a checkpoint. */
 #define STORE_CHECKPOINT_FRAMES 4000
+/* Longest a reader waits for the disk to confirm rows it read. */
+#define STORE_VISIBLE_WAIT_MS 10000
 
 struct store_pending {
     struct result *r;
@@ -66,6 +68,7 @@ struct store {
     pthread_cond_t synced; /* signalled when chead gains entries */
     struct store_pending *chead, *ctail;
     int crows;      /* rows committed in the entries on that list */
+    int64_t chi;    /* the highest id committed so far */
     int syncing;    /* the syncer has taken a list and not yet woken it */
     int64_t csince; /* when the oldest of them began to commit */
     int sync_stopping;
@@ -76,6 +79,16 @@ struct store {
     sqlite3 *ckdb;    /* checkpoints, synchronous=FULL; writer thread */
     int wal_frames;   /* WAL size after the last commit; writer thread */
     int checkpoint_frames; /* wal_frames that start a checkpoint */
+
+    /*
+     * What readers may show (store_sync_visible), atomic: a COMMIT can
+     * have made ids up to committing_hi visible, and those up to
+     * synced_hi are on disk.  handed_hi is the highest id the writer
+     * has handed to the syncer (writer thread only).
+     */
+    int64_t committing_hi;
+    int64_t synced_hi;
+    int64_t handed_hi;
 
     /* Long-poll watchers (store_watch.c) read these atomically. */
     uint64_t commit_seq; /* batches finished so far */
@@ -186,9 +199,20 @@ int store_sync_open(struct store *s, struct err *err);
 int store_sync_failed(struct store *s);
 
 void store_sync_committed(struct store *s, struct store_pending **batch,
-                          int n, int rows, int64_t since);
+                          int n, int rows, int64_t since, int64_t hi);
+
+/* Writer thread: a COMMIT of ids up to hi is about to run, or (hi 0)
+ * the one announced failed and showed nothing. */
+void store_sync_committing(struct store *s, int64_t hi);
 
 void store_sync_checkpoint(struct store *s);
+
+/*
+ * A reader has read rows with ids up to max_id: wait until every one of
+ * them that labgate committed is on disk.  Returns 0, ERR_IO when an
+ * fdatasync failed, or ERR_BUSY after STORE_VISIBLE_WAIT_MS.
+ */
+int store_sync_visible(struct store *s, int64_t max_id, struct err *err);
 
 void store_sync_close(struct store *s);
 

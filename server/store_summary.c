@@ -192,5 +192,8 @@ store_summary_each(struct store *s, const struct store_summary_query *q,
         rc = store_summary_rows(db, q, fn, arg, max_id, more, err);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     store_reader_put(s, db);
+    /* The counts cover every row up to max_id. */
+    if (rc == 0)
+        rc = store_sync_visible(s, max_id, err);
     return rc;
 }

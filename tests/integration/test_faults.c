@@ -545,6 +545,27 @@ Test(faults, failed_fdatasync_refuses_posts_until_restart)
                              "disk, then restart labgate\"}");
     tresp_free(&r);
 
+    /* Reads answer what the disk confirmed, and refuse the rest. */
+    cr_assert_eq(thttp_get(&srv, "/lab/results?suite=before", &r), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(strstr(r.body, "\"id\":5,") != NULL, "%s", r.body);
+    tresp_free(&r);
+    cr_assert_eq(thttp_get(&srv, "/lab/results", &r), 0);
+    cr_assert_eq(r.status, 503);
+    cr_assert_str_eq(r.body, "{\"message\":\"results up to id 6 were not "
+                             "confirmed by the disk (fdatasync failed); "
+                             "restart labgate\"}");
+    tresp_free(&r);
+    cr_assert_eq(thttp_get(&srv, "/lab/results/6", &r), 0);
+    cr_assert_eq(r.status, 503, "%s", r.body);
+    tresp_free(&r);
+    cr_assert_eq(thttp_get(&srv, "/lab/summary", &r), 0);
+    cr_assert_eq(r.status, 503);
+    cr_assert_str_eq(r.body, "{\"message\":\"summary: results up to id 6 "
+                             "were not confirmed by the disk (fdatasync "
+                             "failed); restart labgate\"}");
+    tresp_free(&r);
+
     cr_assert_eq(tsrv_stop(&srv), 0);
     cr_assert_eq(tsrv_count_rows(&srv, "WHERE suite = 'after-fault'"), 0);
     start_server(",\"jwt\":{}");

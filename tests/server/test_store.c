@@ -8,6 +8,7 @@
  * instead of libc's: a test can hold the syncer inside it.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
 static int gate_closed; /* fdatasync waits while set */
 static int gate_waiting;
+static int gate_fails;  /* fdatasync then fails with EIO */
 
 int
 fdatasync(int fd)
@@ -40,6 +42,11 @@ fdatasync(int fd)
     while (gate_closed)
         pthread_cond_wait(&gate_cond, &gate_lock);
     gate_waiting--;
+    if (gate_fails) {
+        pthread_mutex_unlock(&gate_lock);
+        errno = EIO;
+        return -1;
+    }
     pthread_mutex_unlock(&gate_lock);
     return (int)syscall(SYS_fdatasync, fd);
 }
@@ -73,6 +80,7 @@ setup(void)
 static void
 teardown(void)
 {
+    gate_fails = 0;
     gate_set(0); /* a failed test may leave the syncer held */
     store_close(st);
     st = NULL;
@@ -549,16 +557,23 @@ post_one(void *arg)
     return NULL;
 }
 
-/* Post one "early" result in *t and hold the syncer on its batch. */
+/* Post suite with poster in *t and hold the syncer on its batch. */
 static void
-hold_sync(pthread_t *t)
+hold_sync_of(pthread_t *t, void *(*poster)(void *), const char *suite)
 {
     gate_set(1);
-    pthread_create(t, NULL, post_one, "early");
+    pthread_create(t, NULL, poster, (void *)suite);
     pthread_mutex_lock(&gate_lock);
     while (gate_waiting == 0)
         pthread_cond_wait(&gate_cond, &gate_lock);
     pthread_mutex_unlock(&gate_lock);
+}
+
+/* Post one "early" result in *t and hold the syncer on its batch. */
+static void
+hold_sync(pthread_t *t)
+{
+    hold_sync_of(t, post_one, "early");
 }
 
 /*
@@ -617,4 +632,154 @@ Test(store, outside_writers_get_the_lock_while_a_batch_is_open,
     pthread_join(first, NULL);
     pthread_join(late, NULL);
     cr_assert_eq(tsrv_count_rows(&dir, "WHERE suite = 'late'"), 1);
+}
+
+/* One read of each kind, run on a thread of its own. */
+struct reads {
+    struct result got;  /* store_get of id 1 */
+    struct result *rows; /* store_list of everything */
+    size_t n;
+    int cells;          /* summary cells */
+    int64_t covers;     /* the summary's max_id */
+    int rc_get, rc_list, rc_summary;
+    struct err e_get, e_list, e_summary;
+    int done;
+};
+
+static int
+count_cell(void *arg, int64_t max_id, const struct store_summary *row)
+{
+    struct reads *r = arg;
+
+    r->covers = max_id;
+    r->cells += row != NULL;
+    return 0;
+}
+
+static void *
+read_all(void *arg)
+{
+    struct reads *r = arg;
+    struct store_filter f;
+    struct store_summary_query q;
+    int more;
+
+    store_filter_init(&f);
+    f.limit = 10;
+    memset(&q, 0, sizeof q);
+    q.recent = 5;
+    r->rc_get = store_get(st, 1, &r->got, &r->e_get);
+    r->rc_list = store_list(st, &f, &r->rows, &r->n, &r->e_list);
+    r->rc_summary = store_summary_each(st, &q, count_cell, r, &more,
+                                       &r->e_summary);
+    __atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/*
+ * The writer commits a batch before the syncer's fdatasync makes it
+ * durable; in between, another connection already sees the row.  A
+ * reader through the store must not: a crash then would lose a row
+ * someone had been shown, whose poster never got its 201.
+ */
+Test(store, readers_wait_until_the_rows_they_read_are_on_disk,
+     .timeout = 30)
+{
+    pthread_t first, reader;
+    struct reads r;
+
+    memset(&r, 0, sizeof r);
+    hold_sync(&first);
+    /* Committed: a plain SQLite connection sees it. */
+    cr_assert_eq(tsrv_count_rows(&dir, "WHERE suite = 'early'"), 1);
+    pthread_create(&reader, NULL, read_all, &r);
+    usleep(200000);
+    cr_assert_eq(__atomic_load_n(&r.done, __ATOMIC_SEQ_CST), 0,
+                 "a read answered with a row not yet on disk");
+    gate_set(0);
+    pthread_join(first, NULL);
+    pthread_join(reader, NULL);
+    cr_assert_eq(r.rc_get, 0, "%s", r.e_get.msg);
+    cr_assert_str_eq(r.got.suite, "early");
+    cr_assert_eq(r.rc_list, 0, "%s", r.e_list.msg);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(r.rows[0].id, 1);
+    cr_assert_eq(r.rc_summary, 0, "%s", r.e_summary.msg);
+    cr_assert_eq(r.cells, 1);
+    cr_assert_eq(r.covers, 1);
+    result_free(&r.got);
+    store_rows_free(r.rows, r.n);
+
+    /* Rows already on disk are answered at once, syncer held or not. */
+    hold_sync(&first); /* id 2, committed, not on disk */
+    {
+        struct store_filter f;
+        struct result got, *rows;
+        struct err e = {0, ""};
+        int64_t t0 = timefmt_mono_ns();
+        size_t n;
+
+        cr_assert_eq(store_get(st, 1, &got, &e), 0, "%s", e.msg);
+        store_filter_init(&f);
+        f.before_id = 2;
+        cr_assert_eq(store_list(st, &f, &rows, &n, &e), 0, "%s", e.msg);
+        cr_assert_eq(n, 1);
+        cr_assert_lt(timefmt_mono_ns() - t0, 100 * 1000000LL);
+        result_free(&got);
+        store_rows_free(rows, n);
+    }
+    gate_set(0);
+    pthread_join(first, NULL);
+}
+
+static int post_rc;
+
+static void *
+post_one_rc(void *arg)
+{
+    struct result r;
+    struct err e = {0, ""};
+
+    memset(&r, 0, sizeof r);
+    r.received_ms = 1764781200000LL;
+    r.route = strdup("/lab/results");
+    r.suite = strdup((const char *)arg);
+    r.status = RESULT_PASS;
+    r.payload = strdup("{}");
+    r.ident.source_addr = strdup("127.0.0.1");
+    r.ident.request_id = strdup("req");
+    if (result_set_principal(&r) == 0)
+        post_rc = store_insert(st, &r, &e);
+    result_free(&r);
+    return NULL;
+}
+
+/*
+ * When the fdatasync fails, the poster gets an error, and so does a
+ * reader that read its row: neither is told the row is stored.
+ */
+Test(store, readers_get_the_error_when_the_disk_fails_their_rows,
+     .timeout = 30)
+{
+    pthread_t first, reader;
+    struct reads r;
+
+    memset(&r, 0, sizeof r);
+    hold_sync_of(&first, post_one_rc, "doomed");
+    gate_fails = 1; /* read by the held syncer once the gate opens */
+    pthread_create(&reader, NULL, read_all, &r);
+    usleep(100000);
+    cr_assert_eq(__atomic_load_n(&r.done, __ATOMIC_SEQ_CST), 0);
+    gate_set(0);
+    pthread_join(first, NULL);
+    pthread_join(reader, NULL);
+    cr_assert_eq(post_rc, ERR_IO);
+    cr_assert_eq(r.rc_get, ERR_IO);
+    cr_assert_str_eq(r.e_get.msg,
+                     "results up to id 1 were not confirmed by the disk "
+                     "(fdatasync failed); restart labgate");
+    cr_assert_eq(r.rc_list, ERR_IO);
+    cr_assert_str_eq(r.e_list.msg, r.e_get.msg);
+    cr_assert_eq(r.rc_summary, ERR_IO);
+    cr_assert_str_eq(r.e_summary.msg, r.e_get.msg);
 }
