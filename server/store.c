@@ -926,6 +926,18 @@ store_open_writer(struct store *s, struct err *err)
  * This must precede SQLite's initialization; when something else already
  * initialized SQLite the call fails harmlessly and the statistics stay.
  */
+/* A condition variable whose timed waits run on the monotonic clock. */
+static void
+store_cond_init_monotonic(pthread_cond_t *c)
+{
+    pthread_condattr_t a;
+
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+}
+
 static void
 store_configure_sqlite(void)
 {
@@ -958,6 +970,8 @@ store_open(struct store **out, const struct store_options *opt,
     pthread_cond_init(&s->work, NULL);
     pthread_mutex_init(&s->rlock, NULL);
     pthread_cond_init(&s->rfree, NULL);
+    pthread_mutex_init(&s->vlock, NULL);
+    store_cond_init_monotonic(&s->vcond);
     if (store_open_writer(s, err) != 0 || store_agg_open(s, err) != 0 ||
         store_audit_open(s, opt->key_file, err) != 0 ||
         store_open_readers(s, opt->readers, err) != 0 ||
@@ -1006,6 +1020,8 @@ store_close(struct store *s)
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->rlock);
     pthread_cond_destroy(&s->rfree);
+    pthread_mutex_destroy(&s->vlock);
+    pthread_cond_destroy(&s->vcond);
     free(s->batch);
     free(s->path);
     free(s);

@@ -21,7 +21,7 @@
 /* WAL pages (frames) after which the writer runs a checkpoint. */
 #define STORE_CHECKPOINT_FRAMES 4000
 /* Longest a reader waits for the disk to confirm rows it read. */
-#define STORE_VISIBLE_WAIT_MS 10000
+#define STORE_VISIBLE_WAIT_S 10
 
 struct store_pending {
     struct result *r;
@@ -84,11 +84,15 @@ struct store {
      * What readers may show (store_sync_visible), atomic: a COMMIT can
      * have made ids up to committing_hi visible, and those up to
      * synced_hi are on disk.  handed_hi is the highest id the writer
-     * has handed to the syncer (writer thread only).
+     * has handed to the syncer (writer thread only).  Readers waiting
+     * for synced_hi count themselves in vwaiters and sleep on vcond.
      */
     int64_t committing_hi;
     int64_t synced_hi;
     int64_t handed_hi;
+    int vwaiters;
+    pthread_mutex_t vlock;
+    pthread_cond_t vcond;
 
     /* Long-poll watchers (store_watch.c) read these atomically. */
     uint64_t commit_seq; /* batches finished so far */
@@ -210,7 +214,7 @@ void store_sync_checkpoint(struct store *s);
 /*
  * A reader has read rows with ids up to max_id: wait until every one of
  * them that labgate committed is on disk.  Returns 0, ERR_IO when an
- * fdatasync failed, or ERR_BUSY after STORE_VISIBLE_WAIT_MS.
+ * fdatasync failed, or ERR_BUSY after STORE_VISIBLE_WAIT_S.
  */
 int store_sync_visible(struct store *s, int64_t max_id, struct err *err);
 

@@ -38,8 +38,10 @@
  * someone had been shown.  So the writer announces the highest id of a
  * batch before its COMMIT, the syncer publishes the highest id it has
  * made durable, and a reader whose answer holds an id between the two
- * waits for the syncer before answering (store_sync_visible): it polls,
- * as watchers do, so the syncer wakes nobody and takes no extra lock.
+ * waits for the syncer before answering (store_sync_visible).  Waiting
+ * readers sleep on a condition variable of their own, which the syncer
+ * signals only when some are counted: each waits through one sleep and
+ * one wake-up, where polling woke it several times per fdatasync.
  * If the fdatasync fails, the reader gets the error instead of rows
  * whose posters got 503.
  */
@@ -57,9 +59,6 @@
 #include "timefmt.h"
 
 #include "store_internal.h"
-
-/* How often a reader looks again whether its rows are on disk. */
-#define STORE_VISIBLE_TICK_NS 200000
 
 static int
 store_sync_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
@@ -146,6 +145,12 @@ store_sync_main(void *arg)
             __atomic_store_n(&s->synced_hi, hi, __ATOMIC_SEQ_CST);
             __atomic_add_fetch(&s->commit_seq, 1, __ATOMIC_RELEASE);
         }
+        /* A reader counted after this load sees the new synced_hi. */
+        if (__atomic_load_n(&s->vwaiters, __ATOMIC_SEQ_CST) > 0) {
+            pthread_mutex_lock(&s->vlock);
+            pthread_cond_broadcast(&s->vcond);
+            pthread_mutex_unlock(&s->vlock);
+        }
         /* Let the writer commit the batch it kept open meanwhile. */
         pthread_mutex_lock(&s->lock);
         s->syncing = 0;
@@ -225,33 +230,45 @@ store_sync_committed(struct store *s, struct store_pending **batch, int n,
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Are the ids up to max_id that this labgate committed on disk? */
+static int
+store_sync_settled(struct store *s, int64_t max_id, int64_t *hi)
+{
+    *hi = __atomic_load_n(&s->committing_hi, __ATOMIC_SEQ_CST);
+    /* Ids above committing_hi were not written by this labgate. */
+    if (*hi > max_id)
+        *hi = max_id;
+    return *hi <= __atomic_load_n(&s->synced_hi, __ATOMIC_SEQ_CST);
+}
+
 int
 store_sync_visible(struct store *s, int64_t max_id, struct err *err)
 {
-    int64_t deadline = timefmt_mono_ns() +
-                       (int64_t)STORE_VISIBLE_WAIT_MS * 1000000;
-    struct timespec tick = {0, STORE_VISIBLE_TICK_NS};
+    struct timespec until;
+    int64_t hi;
+    int rc = 0;
 
-    for (;;) {
-        int64_t hi = __atomic_load_n(&s->committing_hi, __ATOMIC_SEQ_CST);
-
-        /* Ids above committing_hi were not written by this labgate. */
-        if (hi > max_id)
-            hi = max_id;
-        if (hi <= __atomic_load_n(&s->synced_hi, __ATOMIC_SEQ_CST))
-            return 0;
-        if (store_sync_failed(s))
-            return err_set(err, ERR_IO,
-                           "results up to id %lld were not confirmed by "
-                           "the disk (fdatasync failed); restart labgate",
-                           (long long)hi);
-        if (timefmt_mono_ns() > deadline)
-            return err_set(err, ERR_BUSY,
-                           "results up to id %lld are not yet confirmed "
-                           "by the disk",
-                           (long long)hi);
-        nanosleep(&tick, NULL);
-    }
+    if (store_sync_settled(s, max_id, &hi))
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += STORE_VISIBLE_WAIT_S;
+    __atomic_add_fetch(&s->vwaiters, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&s->vlock);
+    while (!store_sync_settled(s, max_id, &hi) && !store_sync_failed(s) &&
+           rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->vcond, &s->vlock, &until);
+    pthread_mutex_unlock(&s->vlock);
+    __atomic_sub_fetch(&s->vwaiters, 1, __ATOMIC_SEQ_CST);
+    if (store_sync_settled(s, max_id, &hi))
+        return 0;
+    if (store_sync_failed(s))
+        return err_set(err, ERR_IO,
+                       "results up to id %lld were not confirmed by the "
+                       "disk (fdatasync failed); restart labgate",
+                       (long long)hi);
+    return err_set(err, ERR_BUSY,
+                   "results up to id %lld are not yet confirmed by the disk",
+                   (long long)hi);
 }
 
 void
