@@ -963,6 +963,8 @@ store_open(struct store **out, const struct store_options *opt,
     s->batch_max = opt->batch_max > 0 ? opt->batch_max : 256;
     s->queue_max = opt->queue_max > 0 ? opt->queue_max : 8192;
     s->wal_fd = -1;
+    s->visible_wait_ms = opt->visible_wait_ms > 0 ? opt->visible_wait_ms
+                                                  : STORE_VISIBLE_WAIT_MS;
     s->checkpoint_frames = opt->checkpoint_frames > 0
                                ? opt->checkpoint_frames
                                : STORE_CHECKPOINT_FRAMES;

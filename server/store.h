@@ -29,6 +29,7 @@ struct store_options {
     const char *key_file; /* audit key; NULL: path + ".key" */
     int retention_days;   /* prune results older than this; 0: keep all */
     int checkpoint_frames; /* WAL pages that start a checkpoint; 0: 4000 */
+    int visible_wait_ms; /* longest a read waits for the disk; 0: 10000 */
 };
 
 /* Which identity columns a listing can filter on (exact match). */
@@ -98,8 +99,8 @@ int store_get(struct store *s, int64_t id, struct result *out,
  * set).  On success *rows is an array of *n results that the caller frees
  * with store_rows_free.  Like store_get and store_summary_each, it
  * answers only once every row it read is on disk: it waits for the
- * syncer (ERR_BUSY after 10 s) and fails with ERR_IO if the disk did not
- * confirm them.
+ * syncer (ERR_BUSY after visible_wait_ms) and fails with ERR_IO if the
+ * disk did not confirm them.
  */
 int store_list(struct store *s, const struct store_filter *f,
                struct result **rows, size_t *n, struct err *err);

@@ -21,7 +21,7 @@
 /* WAL pages (frames) after which the writer runs a checkpoint. */
 #define STORE_CHECKPOINT_FRAMES 4000
 /* Longest a reader waits for the disk to confirm rows it read. */
-#define STORE_VISIBLE_WAIT_S 10
+#define STORE_VISIBLE_WAIT_MS 10000
 
 struct store_pending {
     struct result *r;
@@ -79,6 +79,7 @@ struct store {
     sqlite3 *ckdb;    /* checkpoints, synchronous=FULL; writer thread */
     int wal_frames;   /* WAL size after the last commit; writer thread */
     int checkpoint_frames; /* wal_frames that start a checkpoint */
+    int visible_wait_ms;   /* store_sync_visible's longest wait */
 
     /*
      * What readers may show (store_sync_visible), atomic: a COMMIT can
@@ -214,7 +215,7 @@ void store_sync_checkpoint(struct store *s);
 /*
  * A reader has read rows with ids up to max_id: wait until every one of
  * them that labgate committed is on disk.  Returns 0, ERR_IO when an
- * fdatasync failed, or ERR_BUSY after STORE_VISIBLE_WAIT_S.
+ * fdatasync failed, or ERR_BUSY after visible_wait_ms.
  */
 int store_sync_visible(struct store *s, int64_t max_id, struct err *err);
 

@@ -251,7 +251,12 @@ store_sync_visible(struct store *s, int64_t max_id, struct err *err)
     if (store_sync_settled(s, max_id, &hi))
         return 0;
     clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += STORE_VISIBLE_WAIT_S;
+    until.tv_sec += s->visible_wait_ms / 1000;
+    until.tv_nsec += (long)(s->visible_wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     __atomic_add_fetch(&s->vwaiters, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&s->vlock);
     while (!store_sync_settled(s, max_id, &hi) && !store_sync_failed(s) &&

@@ -117,7 +117,7 @@ put_identity(struct store *st, enum result_auth auth, int64_t ms)
 static void
 put_identities(int64_t ms)
 {
-    struct store_options o = {srv.db, 16, 100, 1, NULL, 0, 0};
+    struct store_options o = {srv.db, 16, 100, 1, NULL, 0, 0, 0};
     struct store *st = NULL;
     struct err e = {0, ""};
 

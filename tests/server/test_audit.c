@@ -30,7 +30,7 @@ static int
 open_store_with(const char *key, int retention, struct store **out,
                 struct err *e)
 {
-    struct store_options o = {dir.db, 64, 1000, 2, key, retention, 0};
+    struct store_options o = {dir.db, 64, 1000, 2, key, retention, 0, 0};
 
     return store_open(out, &o, e);
 }

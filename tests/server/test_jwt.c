@@ -673,7 +673,7 @@ Test(jwt, configured_jwks_uri_skips_discovery)
 static struct store *
 open_store(char *dir, size_t n)
 {
-    struct store_options o = {NULL, 16, 64, 2, NULL, 0, 0};
+    struct store_options o = {NULL, 16, 64, 2, NULL, 0, 0, 0};
     struct store *s = NULL;
     struct err e = {0, ""};
     char path[256];

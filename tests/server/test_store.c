@@ -63,7 +63,7 @@ gate_set(int closed)
 static void
 open_store(void)
 {
-    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0, 0};
+    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0, 0, 0};
     struct err e = {0, ""};
 
     cr_assert_eq(store_open(&st, &o, &e), 0, "%s", e.msg);
@@ -392,7 +392,7 @@ Test(store, rows_survive_close_and_reopen)
 
 Test(store, newer_schema_is_refused)
 {
-    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0, 0};
+    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0, 0, 0};
     struct store *other = NULL;
     struct err e = {0, ""};
     sqlite3 *db;
@@ -416,7 +416,7 @@ Test(store, newer_schema_is_refused)
 
 Test(store, not_a_database_is_reported)
 {
-    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0, 0};
+    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0, 0, 0};
     struct store *other = NULL;
     struct err e = {0, ""};
 
@@ -466,7 +466,7 @@ Test(store, checkpoints_keep_the_wal_small_and_lose_nothing)
 {
     static const char *const suites[] = {"c0", "c1", "c2", "c3",
                                          "c4", "c5", "c6", "c7"};
-    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0, 50};
+    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0, 50, 0};
     char wal[sizeof dir.db + 8];
     struct stat sb;
     pthread_t t[8];
@@ -782,4 +782,32 @@ Test(store, readers_get_the_error_when_the_disk_fails_their_rows,
     cr_assert_str_eq(r.e_list.msg, r.e_get.msg);
     cr_assert_eq(r.rc_summary, ERR_IO);
     cr_assert_str_eq(r.e_summary.msg, r.e_get.msg);
+}
+
+/* A disk that does not answer: the read gives up and says why. */
+Test(store, readers_give_up_when_the_disk_does_not_answer, .timeout = 30)
+{
+    struct store_options o = {dir.db, 64, 1000, 2, NULL, 0, 0, 300};
+    struct store_filter f;
+    struct result *rows;
+    struct err e = {0, ""};
+    pthread_t first;
+    int64_t t0;
+    size_t n;
+
+    store_close(st);
+    cr_assert_eq(store_open(&st, &o, NULL), 0);
+    hold_sync(&first);
+    store_filter_init(&f);
+    t0 = timefmt_mono_ns();
+    cr_assert_eq(store_list(st, &f, &rows, &n, &e), ERR_BUSY);
+    cr_assert_geq(timefmt_mono_ns() - t0, 300 * 1000000LL);
+    cr_assert_lt(timefmt_mono_ns() - t0, 5000 * 1000000LL);
+    cr_assert_str_eq(e.msg, "results up to id 1 are not yet confirmed by "
+                            "the disk");
+    gate_set(0);
+    pthread_join(first, NULL);
+    cr_assert_eq(store_list(st, &f, &rows, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 1);
+    store_rows_free(rows, n);
 }
