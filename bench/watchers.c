@@ -56,7 +56,8 @@ bench_follow(int n, int seconds)
     long results = 0;
 
     for (int i = 0; i < n; i++)
-        source_follow_start(&f[i], source_http_new(bench_url, NULL), 10, 25);
+        source_follow_start(&f[i], source_http_new(bench_url, NULL), 10, 25,
+                            NULL);
     while (timefmt_now_ms() < end) {
         usleep(100000);
         for (int i = 0; i < n; i++) {

@@ -33,6 +33,8 @@ struct main_opts {
     const char *token;
     const char *title;
     char *token_copy; /* --token's value (argv is wiped); freed by main */
+    const char *prefix; /* --suite-prefix, or NULL */
+    char summary_path[SOURCE_PATH_MAX];
     int once;
     int interval_s;
 };
@@ -43,7 +45,7 @@ main_usage(FILE *f)
     fprintf(f,
             "usage: labgate-tui [--server URL] [--token T] [--once] "
             "[--interval S]\n"
-            "                   [--title TEXT]\n"
+            "                   [--suite-prefix P] [--title TEXT]\n"
             "       labgate-tui --help | --version\n\n"
             "Live pass/fail per suite and auth path from a labgate-server.\n\n"
             "  --server URL   server to follow (default %s)\n"
@@ -56,6 +58,11 @@ main_usage(FILE *f)
             "                 the server cannot be read\n"
             "  --interval S   re-read the whole summary every S seconds "
             "(default 10)\n"
+            "  --suite-prefix P\n"
+            "                 only suites whose name starts with P: the "
+            "server sends\n"
+            "                 only their summary, and --once judges only "
+            "them\n"
             "  --title TEXT   label shown in the header (the demo uses "
             "it)\n\n"
             "Keys:\n",
@@ -75,6 +82,7 @@ main_args(int argc, char **argv, struct main_opts *o)
         {"once", no_argument, NULL, 'o'},
         {"interval", required_argument, NULL, 'i'},
         {"title", required_argument, NULL, 'T'},
+        {"suite-prefix", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -84,6 +92,7 @@ main_args(int argc, char **argv, struct main_opts *o)
 
     memset(o, 0, sizeof *o);
     o->server = MAIN_DEFAULT_SERVER;
+    source_summary_path(NULL, o->summary_path);
     o->interval_s = 10;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -110,6 +119,16 @@ main_args(int argc, char **argv, struct main_opts *o)
             break;
         case 'T':
             o->title = optarg;
+            break;
+        case 'p':
+            o->prefix = optarg;
+            if (optarg[0] == '\0' ||
+                source_summary_path(optarg, o->summary_path) != 0) {
+                fprintf(stderr, "labgate-tui: --suite-prefix: expected 1 "
+                                "to %d bytes\n",
+                        SOURCE_PREFIX_MAX);
+                return MAIN_EXIT_USAGE;
+            }
             break;
         case 'h':
             main_usage(stdout);
@@ -180,19 +199,29 @@ main_once(const struct main_opts *o)
     struct model m;
     int rc;
 
-    if (src == NULL || src->ops->get(src, "/lab/summary", 10, &body, &e) != 0) {
-        fprintf(stderr, "labgate-tui: cannot read %s/lab/summary: %s\n",
-                o->server, src ? e.msg : "out of memory");
+    if (src == NULL ||
+        src->ops->get(src, o->summary_path, 10, &body, &e) != 0) {
+        fprintf(stderr, "labgate-tui: cannot read %s%s: %s\n", o->server,
+                o->summary_path, src ? e.msg : "out of memory");
         source_free(src);
         buf_free(&body);
         return 2;
     }
     source_free(src);
     model_init(&m, o->server, o->title);
+    model_set_prefix(&m, o->prefix);
     rc = model_apply_summary(&m, body.data ? body.data : "", body.len, &e);
     buf_free(&body);
     if (rc != 0) {
         fprintf(stderr, "labgate-tui: bad summary: %s\n", e.msg);
+        model_free(&m);
+        return 2;
+    }
+    /* A gate on a prefix that matches nothing (a typo, a renamed
+     * team) must not pass for want of anything to judge. */
+    if (o->prefix != NULL && m.nsuites == 0) {
+        fprintf(stderr, "labgate-tui: no suite starts with \"%s\"\n",
+                o->prefix);
         model_free(&m);
         return 2;
     }
@@ -360,10 +389,12 @@ main_interactive(const struct main_opts *o)
         return 1;
     }
     model_init(&ui.m, o->server, o->title);
+    model_set_prefix(&ui.m, o->prefix);
     ui.c.ascii = !term_locale_utf8();
     term_size(&w, &h);
     canvas_resize(&ui.c, w, h);
-    if (source_follow_start(&ui.follow, src, o->interval_s, 25) == 0)
+    if (source_follow_start(&ui.follow, src, o->interval_s, 25,
+                            o->summary_path) == 0)
         main_loop(&ui);
     else
         e.code = ERR_IO;

@@ -30,6 +30,19 @@ model_init(struct model *m, const char *url, const char *title)
     m->back_view = MODEL_VIEW_MATRIX;
 }
 
+void
+model_set_prefix(struct model *m, const char *prefix)
+{
+    m->prefix = prefix != NULL && prefix[0] != '\0' ? prefix : NULL;
+}
+
+static int
+model_wants(const struct model *m, const char *suite)
+{
+    return m->prefix == NULL ||
+           strncmp(suite, m->prefix, strlen(m->prefix)) == 0;
+}
+
 static void
 model_suite_free(struct model_suite *s)
 {
@@ -192,6 +205,10 @@ model_summary_cell(void *arg, json_t *o, struct err *err)
                        recent ? "counts" : "recent",
                        recent ? "an object" : "a string");
     }
+    if (!model_wants(m, r.suite)) {
+        result_free(&r);
+        return 0;
+    }
     s = model_suite_get(m, r.suite);
     if (s == NULL) {
         result_free(&r);
@@ -295,6 +312,8 @@ model_apply_results(struct model *m, json_t *results, int reset,
             model_feed_clear(m);
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!model_wants(m, rs[i].suite))
+            continue;
         if (model_cell_update(m, &rs[i]) != 0) {
             rc = err_set(err, ERR_NOMEM, "out of memory");
             break;

@@ -83,10 +83,18 @@ struct model {
     int64_t retry_at_ms;           /* next reconnect attempt */
     const char *server_url;
     const char *title; /* e.g. the demo label, or NULL */
+    const char *prefix; /* only suites starting with this, or NULL */
 };
 
 /* Zero m; url and title are borrowed for the model's life. */
 void model_init(struct model *m, const char *url, const char *title);
+
+/*
+ * Keep only suites whose name starts with prefix (borrowed; NULL keeps
+ * all): results of other suites, which the feed still carries, are
+ * dropped as they arrive.
+ */
+void model_set_prefix(struct model *m, const char *prefix);
 
 /* Free everything m owns. */
 void model_free(struct model *m);

@@ -407,6 +407,34 @@ source_follow_post(struct source_follow *f, enum source_msg_kind kind,
     pthread_mutex_unlock(&f->lock);
 }
 
+int
+source_summary_path(const char *prefix, char out[SOURCE_PATH_MAX])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen("/lab/summary");
+
+    memcpy(out, "/lab/summary", n + 1);
+    if (prefix == NULL || prefix[0] == '\0')
+        return 0;
+    if (strlen(prefix) > SOURCE_PREFIX_MAX)
+        return ERR_INVALID;
+    memcpy(out + n, "?prefix=", sizeof "?prefix=");
+    n += strlen("?prefix=");
+    /* Percent-encode all but RFC 3986's unreserved characters. */
+    for (const unsigned char *p = (const unsigned char *)prefix; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+            (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL) {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    out[n] = '\0';
+    return 0;
+}
+
 /* The highest "id" in an array of results, or floor. */
 static int64_t
 source_max_id(json_t *results, int64_t floor)
@@ -436,7 +464,7 @@ source_follow_summary(struct source_follow *f, struct source_cursor *c,
     int64_t last_id = 0;
     struct source_msg *m;
 
-    if (f->src->ops->get(f->src, "/lab/summary", 15, &body, err) != 0 ||
+    if (f->src->ops->get(f->src, f->summary_path, 15, &body, err) != 0 ||
         summary_parse(body.data ? body.data : "", body.len, NULL, NULL,
                       &last_id, err) != 0) {
         buf_free(&body);
@@ -587,10 +615,12 @@ source_follow_main(void *arg)
 
 int
 source_follow_start(struct source_follow *f, struct source *src, int interval_s,
-                    int wait_s)
+                    int wait_s, const char *summary_path)
 {
     memset(f, 0, sizeof *f);
     f->src = src;
+    snprintf(f->summary_path, sizeof f->summary_path, "%s",
+             summary_path != NULL ? summary_path : "/lab/summary");
     f->interval_s = interval_s > 0 ? interval_s : 10;
     f->wait_s = wait_s > 0 ? wait_s : 25;
     pthread_mutex_init(&f->lock, NULL);

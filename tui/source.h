@@ -93,8 +93,21 @@ struct source_msg {
     struct source_msg *next;
 };
 
+/* The longest --suite-prefix, and a summary path that can carry it. */
+#define SOURCE_PREFIX_MAX 512
+#define SOURCE_PATH_MAX (SOURCE_PREFIX_MAX * 3 + 32)
+
+/*
+ * Write the summary's path to out: "/lab/summary", narrowed with
+ * prefix= to suites starting with prefix unless it is NULL or empty.
+ * Returns 0, or ERR_INVALID when prefix is longer than
+ * SOURCE_PREFIX_MAX bytes.
+ */
+int source_summary_path(const char *prefix, char out[SOURCE_PATH_MAX]);
+
 struct source_follow {
     struct source *src;
+    char summary_path[SOURCE_PATH_MAX];
     int interval_s; /* re-read the summary this often */
     int wait_s;     /* long-poll wait */
     pthread_t thread;
@@ -107,11 +120,13 @@ struct source_follow {
 };
 
 /*
- * Start following src (owned by f from now on) on a new thread.  Returns
- * 0, or ERR_IO when the thread cannot start.
+ * Start following src (owned by f from now on) on a new thread, reading
+ * the summary from summary_path (NULL: the whole summary).  Returns 0,
+ * or ERR_IO when the thread cannot start.
  */
 int source_follow_start(struct source_follow *f, struct source *src,
-                        int interval_s, int wait_s);
+                        int interval_s, int wait_s,
+                        const char *summary_path);
 
 /* Take every queued message (oldest first); free each with
  * source_msg_free.  Returns NULL when none are waiting. */

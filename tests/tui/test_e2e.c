@@ -346,23 +346,77 @@ Test(e2e, q_quits_with_status_0)
     expect_screen("EXIT=0", 5);
 }
 
-/* Run labgate-tui --once; returns the exit status, output in out. */
+/* Run labgate-tui --once EXTRA; returns the exit status, output in out. */
 static int
-run_once(const char *base, char *out, size_t n)
+run_once_with(const char *base, const char *extra, char *out, size_t n)
 {
     char cmd[512];
     FILE *p;
     size_t len;
     int st;
 
-    snprintf(cmd, sizeof cmd, "%s --once --server %s 2>&1", LABGATE_TUI_BIN,
-             base);
+    snprintf(cmd, sizeof cmd, "%s --once --server %s %s 2>&1",
+             LABGATE_TUI_BIN, base, extra);
     p = popen(cmd, "r");
     cr_assert_not_null(p);
     len = fread(out, 1, n - 1, p);
     out[len] = '\0';
     st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int
+run_once(const char *base, char *out, size_t n)
+{
+    return run_once_with(base, "", out, n);
+}
+
+/*
+ * A team's gate: --suite-prefix shows and judges only its suites, on
+ * the plain --once output and on the live screen, where results of other
+ * suites still arrive in the feed and must be dropped.
+ */
+Test(e2e, suite_prefix_shows_and_judges_only_those_suites)
+{
+    char out[8192], screen[32768];
+
+    cr_assert_eq(curl_post("/lab/results",
+                           "{\"suite\":\"team-a/unit\",\"status\":\"pass\"}"),
+                 201);
+    cr_assert_eq(curl_post("/lab/results",
+                           "{\"suite\":\"team-b/unit\",\"status\":\"fail\"}"),
+                 201);
+    cr_assert_eq(run_once(srv.base, out, sizeof out), 1, "%s", out);
+    cr_assert_eq(run_once_with(srv.base, "--suite-prefix team-a/", out,
+                               sizeof out),
+                 0, "%s", out);
+    cr_assert(strstr(out, "team-a/unit") != NULL, "%s", out);
+    cr_assert(strstr(out, "team-b") == NULL, "%s", out);
+    cr_assert(strstr(out, "1 suites, pass 1, fail 0, error 0, skip 0") !=
+                  NULL,
+              "%s", out);
+    cr_assert_eq(run_once_with(srv.base, "--suite-prefix team-c/", out,
+                               sizeof out),
+                 2, "%s", out);
+    cr_assert_str_eq(out, "labgate-tui: no suite starts with \"team-c/\"\n");
+    cr_assert_eq(run_once_with(srv.base, "--suite-prefix ''", out,
+                               sizeof out),
+                 2, "%s", out);
+    cr_assert(strstr(out, "--suite-prefix: expected 1 to 512 bytes") !=
+                  NULL,
+              "%s", out);
+
+    tui_start(100, 24, "--suite-prefix team-a/");
+    expect_screen("team-a/unit", 5);
+    cr_assert_eq(curl_post("/lab/results",
+                           "{\"suite\":\"team-b/live\",\"status\":\"fail\"}"),
+                 201);
+    cr_assert_eq(curl_post("/lab/results",
+                           "{\"suite\":\"team-a/live\",\"status\":\"pass\"}"),
+                 201);
+    expect_screen("team-a/live", 5);
+    capture(screen, sizeof screen);
+    cr_assert(strstr(screen, "team-b") == NULL, "%s", screen);
 }
 
 Test(e2e, once_prints_plain_text_and_exits_1_on_failure)

@@ -211,7 +211,7 @@ Test(view, follower_delivers_summary_feed_and_new_results)
                       "\"status\":\"fail\"}]}",
                       NULL);
     source_memory_set(src, "/lab/results?after=8&", "{\"results\":[]}", NULL);
-    cr_assert_eq(source_follow_start(&f, src, 60, 1), 0);
+    cr_assert_eq(source_follow_start(&f, src, 60, 1, NULL), 0);
     for (int tries = 0; tries < 200 && n < 3; tries++) {
         usleep(10000);
         for (msg = source_follow_take(&f); msg; msg = next) {
@@ -241,7 +241,7 @@ Test(view, follower_reports_failure_with_reason_and_retries)
     int64_t retry = 0, at = 0;
 
     source_memory_set(src, "/lab/summary", NULL, "connection refused");
-    cr_assert_eq(source_follow_start(&f, src, 60, 1), 0);
+    cr_assert_eq(source_follow_start(&f, src, 60, 1, NULL), 0);
     for (int tries = 0; tries < 200 && reason[0] == '\0'; tries++) {
         usleep(10000);
         for (msg = source_follow_take(&f); msg; msg = next) {
@@ -270,4 +270,25 @@ Test(view, backoff_doubles_up_to_the_cap)
     cr_assert_eq(source_backoff_ms(3, 5000), 4000);
     cr_assert_eq(source_backoff_ms(4, 5000), 5000);
     cr_assert_eq(source_backoff_ms(40, 5000), 5000);
+}
+
+/* The summary path carries the prefix percent-encoded, or nothing. */
+Test(view, summary_path_encodes_the_prefix)
+{
+    char path[SOURCE_PATH_MAX], long_prefix[SOURCE_PREFIX_MAX + 2];
+
+    cr_assert_eq(source_summary_path(NULL, path), 0);
+    cr_assert_str_eq(path, "/lab/summary");
+    cr_assert_eq(source_summary_path("", path), 0);
+    cr_assert_str_eq(path, "/lab/summary");
+    cr_assert_eq(source_summary_path("team a/\xc3\xbc-x_y.z~&=+%", path), 0);
+    cr_assert_str_eq(path, "/lab/summary?prefix=team%20a%2F%C3%BC-x_y.z~"
+                           "%26%3D%2B%25");
+    memset(long_prefix, 'x', sizeof long_prefix - 1);
+    long_prefix[sizeof long_prefix - 1] = '\0';
+    cr_assert_eq(source_summary_path(long_prefix, path), ERR_INVALID);
+    long_prefix[SOURCE_PREFIX_MAX] = '\0';
+    cr_assert_eq(source_summary_path(long_prefix, path), 0);
+    cr_assert_eq(strlen(path),
+                 strlen("/lab/summary?prefix=") + SOURCE_PREFIX_MAX);
 }
