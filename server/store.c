@@ -918,14 +918,6 @@ store_open_writer(struct store *s, struct err *err)
     return store_prepare_insert(s, err);
 }
 
-/*
- * SQLite keeps allocation statistics under one process-wide mutex, taken
- * on every malloc and free of every connection (Debian builds it without
- * lookaside, so a row insert makes dozens); nothing here reads those
- * statistics, and turning them off took that mutex off the writer's path.
- * This must precede SQLite's initialization; when something else already
- * initialized SQLite the call fails harmlessly and the statistics stay.
- */
 /* A condition variable whose timed waits run on the monotonic clock. */
 static void
 store_cond_init_monotonic(pthread_cond_t *c)
@@ -938,6 +930,14 @@ store_cond_init_monotonic(pthread_cond_t *c)
     pthread_condattr_destroy(&a);
 }
 
+/*
+ * SQLite keeps allocation statistics under one process-wide mutex, taken
+ * on every malloc and free of every connection (Debian builds it without
+ * lookaside, so a row insert makes dozens); nothing here reads those
+ * statistics, and turning them off took that mutex off the writer's path.
+ * This must precede SQLite's initialization; when something else already
+ * initialized SQLite the call fails harmlessly and the statistics stay.
+ */
 static void
 store_configure_sqlite(void)
 {

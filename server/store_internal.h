@@ -68,7 +68,6 @@ struct store {
     pthread_cond_t synced; /* signalled when chead gains entries */
     struct store_pending *chead, *ctail;
     int crows;      /* rows committed in the entries on that list */
-    int64_t chi;    /* the highest id committed so far */
     int syncing;    /* the syncer has taken a list and not yet woken it */
     int64_t csince; /* when the oldest of them began to commit */
     int sync_stopping;
@@ -85,7 +84,8 @@ struct store {
      * What readers may show (store_sync_visible), atomic: a COMMIT can
      * have made ids up to committing_hi visible, and those up to
      * synced_hi are on disk.  handed_hi is the highest id the writer
-     * has handed to the syncer (writer thread only).  Readers waiting
+     * has handed to the syncer (written under lock by the writer, read
+     * by the writer and, under lock, the syncer).  Readers waiting
      * for synced_hi count themselves in vwaiters and sleep on vcond.
      */
     int64_t committing_hi;

@@ -116,7 +116,7 @@ store_sync_main(void *arg)
         list = s->chead;
         rows = s->crows;
         since = s->csince;
-        hi = s->chi;
+        hi = s->handed_hi;
         s->chead = s->ctail = NULL;
         s->crows = 0;
         s->syncing = 1;
@@ -211,10 +211,9 @@ void
 store_sync_committed(struct store *s, struct store_pending **batch, int n,
                      int rows, int64_t since, int64_t hi)
 {
+    pthread_mutex_lock(&s->lock);
     if (hi > s->handed_hi)
         s->handed_hi = hi;
-    pthread_mutex_lock(&s->lock);
-    s->chi = s->handed_hi;
     for (int i = 0; i < n; i++) {
         batch[i]->next = NULL;
         if (s->ctail != NULL)

@@ -44,3 +44,32 @@ hex_decode(const char *s, size_t n, unsigned char *out)
     }
     return 0;
 }
+
+/* The unreserved set, spelled out so no locale can widen it. */
+static int
+hex_unreserved(int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+           c == '~';
+}
+
+size_t
+hex_percent_encode(const char *s, size_t n, int keep_slash, char *out)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (hex_unreserved(c) || (keep_slash && c == '/')) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = digits[c >> 4];
+            out[o++] = digits[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "hex.h"
 #include "source.h"
 #include "summary.h"
 #include "timefmt.h"
@@ -410,28 +411,14 @@ source_follow_post(struct source_follow *f, enum source_msg_kind kind,
 int
 source_summary_path(const char *prefix, char out[SOURCE_PATH_MAX])
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen("/lab/summary");
+    size_t n = prefix != NULL ? strlen(prefix) : 0;
+    int head;
 
-    memcpy(out, "/lab/summary", n + 1);
-    if (prefix == NULL || prefix[0] == '\0')
-        return 0;
-    if (strlen(prefix) > SOURCE_PREFIX_MAX)
+    if (n > SOURCE_PREFIX_MAX)
         return ERR_INVALID;
-    memcpy(out + n, "?prefix=", sizeof "?prefix=");
-    n += strlen("?prefix=");
-    /* Percent-encode all but RFC 3986's unreserved characters. */
-    for (const unsigned char *p = (const unsigned char *)prefix; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-            (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL) {
-            out[n++] = (char)*p;
-        } else {
-            out[n++] = '%';
-            out[n++] = hex[*p >> 4];
-            out[n++] = hex[*p & 15];
-        }
-    }
-    out[n] = '\0';
+    head = snprintf(out, SOURCE_PATH_MAX, "/lab/summary%s",
+                    n > 0 ? "?prefix=" : "");
+    hex_percent_encode(prefix != NULL ? prefix : "", n, 0, out + head);
     return 0;
 }
 

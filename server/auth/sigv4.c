@@ -150,40 +150,7 @@ sigv4_decode(const char *s, size_t n, char *out)
     return (long)o;
 }
 
-/* AWS's unreserved set, spelled out so no locale can widen it. */
-static int
-sigv4_unreserved(int c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-           c == '~';
-}
-
-/*
- * Percent-encode [s, s+n) into out (room for 3n + 1) with AWS's
- * unreserved set, '/' kept if asked.  Returns the encoded length.
- */
-static size_t
-sigv4_encode_to(const char *s, size_t n, int keep_slash, char *out)
-{
-    static const char hexd[] = "0123456789ABCDEF";
-    size_t o = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (sigv4_unreserved(c) || (keep_slash && c == '/')) {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hexd[c >> 4];
-            out[o++] = hexd[c & 15];
-        }
-    }
-    out[o] = '\0';
-    return o;
-}
-
-/* Append [s, s+n) to out percent-encoded as sigv4_encode_to does. */
+/* Append [s, s+n) to out percent-encoded (hex_percent_encode). */
 static int
 sigv4_encode(struct buf *out, const char *s, size_t n, int keep_slash)
 {
@@ -191,7 +158,7 @@ sigv4_encode(struct buf *out, const char *s, size_t n, int keep_slash)
 
     for (size_t i = 0; i < n; i += 64) {
         size_t len = n - i < 64 ? n - i : 64;
-        size_t o = sigv4_encode_to(s + i, len, keep_slash, chunk);
+        size_t o = hex_percent_encode(s + i, len, keep_slash, chunk);
         if (buf_append(out, chunk, o) != 0)
             return ERR_NOMEM;
     }
@@ -245,8 +212,8 @@ sigv4_param_set(struct sigv4_param *p, const char *q, size_t len)
         return ERR_INVALID;
     p->ename = p->value + vn + 1;
     p->evalue =
-        p->ename + sigv4_encode_to(p->name, (size_t)dn, 0, p->ename) + 1;
-    sigv4_encode_to(p->value, (size_t)dv, 0, p->evalue);
+        p->ename + hex_percent_encode(p->name, (size_t)dn, 0, p->ename) + 1;
+    hex_percent_encode(p->value, (size_t)dv, 0, p->evalue);
     return 0;
 }
 
